@@ -1,0 +1,25 @@
+"""dynan: dynamical-systems analysis of trained recurrent networks.
+
+Load a trained network, run it over trials, and study its update map::
+
+    >>> import dynan
+    >>> an = dynan.load("model.keras")             # doctest: +SKIP
+    >>> traj = an.run(inputs)                      # doctest: +SKIP
+    >>> J = an.dynamics.jacobian(traj.hidden[:, -1], inputs[:, -1])  # doctest: +SKIP
+
+Importing dynan does not import TensorFlow; loading or running a Keras model does.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .analysis import Analysis, Trajectories
+from .dynamics import CellDynamics, Dynamics, LeakyDynamics
+from .loading import ModelError, from_weights, load
+
+try:
+    __version__ = version("dynan")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = ["Analysis", "CellDynamics", "Dynamics", "LeakyDynamics", "ModelError",
+           "Trajectories", "__version__", "from_weights", "load"]

@@ -1,0 +1,313 @@
+"""The update map ``h_next = F(h, x)`` of a recurrent network and its Jacobians.
+
+Everything downstream of loading talks to a :class:`Dynamics` only, never to
+Keras. Leaky and vanilla networks get exact closed-form float64 NumPy code
+(:class:`LeakyDynamics`); GRU, LSTM and any other Keras cell go through
+TensorFlow autodiff in float64 behind the same interface (:class:`CellDynamics`).
+
+Conventions: row vectors, as Keras stores weights, ``z = x @ W_in + h @ W_rec + b``
+with ``W_in`` of shape (n_in, N) and ``W_rec`` of shape (N, N). Batched states are
+(B, N), batched inputs (B, n_in); ``jacobian(h, x)[b, i, j] = d h_next_i / d h_j``.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations
+
+LEAKS = ("rate", "current")
+
+
+@dataclass(frozen=True)
+class Readout:
+    """A dense readout ``y = activation(r @ W + b)`` of the rates ``r``.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_rates, n_out)
+    b : ndarray of shape (n_out,)
+    activation : callable
+        Elementwise NumPy function.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    activation: object = activations.ACTIVATIONS["linear"][0]
+
+    def __call__(self, rates):
+        return self.activation(rates @ self.W + self.b)
+
+
+class Dynamics(ABC):
+    """The update map of a recurrent network, batched and in float64.
+
+    Attributes
+    ----------
+    n_units : int
+        Length ``N`` of the (flattened) state vector.
+    n_inputs : int
+        Number of input channels.
+    n_outputs : int
+        Size of :meth:`readout`'s output.
+    state_parts : tuple of (str, int)
+        Names and sizes of the parts of the state vector, in the order they are
+        concatenated (one part ``("h", N)`` for leaky and vanilla networks).
+    initial_state : ndarray of shape (N,)
+        The state a trial starts from unless told otherwise.
+    noise_std : float
+        Standard deviation of the network's own noise (0 when it has none).
+    """
+
+    n_units: int
+    n_inputs: int
+    n_outputs: int
+    state_parts: tuple
+    initial_state: np.ndarray
+    noise_std: float = 0.0
+
+    def step(self, h, x, noise=None):
+        """Advance states one time step.
+
+        Parameters
+        ----------
+        h : array_like of shape (B, N) or (N,)
+            States.
+        x : array_like of shape (B, n_in) or (n_in,)
+            Inputs; one vector is applied to every state.
+        noise : array_like of shape (B, N), optional
+            Added to the pre-activation (rate leak) or to the input current
+            (current leak) before the update. Leaky and vanilla networks only.
+
+        Returns
+        -------
+        ndarray, the same shape as ``h``
+        """
+        h, x, squeeze = self._batch(h, x)
+        h_next = self._step(h, x, None if noise is None else np.asarray(noise, float))
+        return h_next[0] if squeeze else h_next
+
+    def jacobian(self, h, x):
+        """Jacobian of the update with respect to the state.
+
+        Returns
+        -------
+        ndarray of shape (B, N, N) (or (N, N) for one state)
+            ``J[b, i, j] = d h_next_i / d h_j``.
+
+        Examples
+        --------
+        >>> import dynan, numpy as np
+        >>> an = dynan.from_weights(np.zeros((1, 2)), np.eye(2), np.zeros(2), gamma=0.5)
+        >>> an.dynamics.jacobian(np.zeros(2), np.zeros(1))
+        array([[1., 0.],
+               [0., 1.]])
+        """
+        h, x, squeeze = self._batch(h, x)
+        J = self._jacobian(h, x)
+        return J[0] if squeeze else J
+
+    def input_jacobian(self, h, x):
+        """Jacobian of the update with respect to the input.
+
+        Returns
+        -------
+        ndarray of shape (B, N, n_in) (or (N, n_in) for one state)
+            ``B[b, i, k] = d h_next_i / d x_k``.
+        """
+        h, x, squeeze = self._batch(h, x)
+        B = self._input_jacobian(h, x)
+        return B[0] if squeeze else B
+
+    def readout(self, h):
+        """The network's output for states ``h`` (the recurrent layer's own
+        output when the model has no dense readout)."""
+        h = np.asarray(h, dtype=float)
+        self._check_last_axis(h, self.n_units, "h")
+        r = self.rates(h)
+        return r if self._readout is None else self._readout(r)
+
+    @abstractmethod
+    def rates(self, h):
+        """The recurrent layer's output for states ``h`` (what a readout reads)."""
+
+    def _batch(self, h, x):
+        h = np.asarray(h, dtype=float)
+        x = np.asarray(x, dtype=float)
+        self._check_last_axis(h, self.n_units, "h")
+        self._check_last_axis(x, self.n_inputs, "x")
+        squeeze = h.ndim == 1
+        h = np.atleast_2d(h)
+        if h.ndim != 2 or x.ndim > 2:
+            raise ValueError(
+                f"h must be (B, {self.n_units}) or ({self.n_units},) and x (B, {self.n_inputs}) "
+                f"or ({self.n_inputs},); got h {h.shape} and x {x.shape}"
+            )
+        x = np.broadcast_to(x, (h.shape[0], self.n_inputs)) if x.ndim == 1 else x
+        if x.shape[0] != h.shape[0]:
+            raise ValueError(f"h and x hold different batch sizes: {h.shape[0]} and {x.shape[0]}")
+        return h, x, squeeze
+
+    @staticmethod
+    def _check_last_axis(a, size, name):
+        if a.ndim == 0 or a.shape[-1] != size:
+            raise ValueError(f"{name} must have {size} values on its last axis; got shape {a.shape}")
+
+    @abstractmethod
+    def _step(self, h, x, noise): ...
+
+    @abstractmethod
+    def _jacobian(self, h, x): ...
+
+    @abstractmethod
+    def _input_jacobian(self, h, x): ...
+
+
+class LeakyDynamics(Dynamics):
+    """Closed-form leaky rate or current network (vanilla RNN when ``gamma=1``).
+
+    ``leak="rate"`` averages after the activation (Keras SimpleRNN when gamma is 1)::
+
+        h_next = (1 - gamma) * h + gamma * f(x @ W_in + h @ W_rec + b + noise)
+
+    ``leak="current"`` averages before it (Plaut et al. 1996, eq. 15); the state
+    ``u`` is the input current and the rates are ``f(u)``::
+
+        u_next = (1 - gamma) * u + gamma * (f(u) @ W_rec + x @ W_in + b + noise)
+
+    Parameters
+    ----------
+    W_in : ndarray of shape (n_in, N)
+    W_rec : ndarray of shape (N, N)
+    b : ndarray of shape (N,)
+    gamma : float in (0, 1]
+    activation : str
+        A name from :data:`dynan.activations.ACTIVATIONS`.
+    leak : {"rate", "current"}
+    readout : Readout, optional
+    noise_std : float
+    initial_state : ndarray of shape (N,), optional
+        Zeros unless given.
+    """
+
+    def __init__(self, W_in, W_rec, b, *, gamma=1.0, activation="tanh", leak="rate",
+                 readout=None, noise_std=0.0, initial_state=None):
+        self.W_in = np.asarray(W_in, dtype=float)
+        self.W_rec = np.asarray(W_rec, dtype=float)
+        self.b = np.asarray(b, dtype=float)
+        self.gamma = float(gamma)
+        self.activation = activation
+        self.leak = leak
+        self.noise_std = float(noise_std)
+        self._f, self._df = activations.get(activation)
+        self._readout = readout
+        self.n_inputs, self.n_units = self.W_in.shape
+        self.n_outputs = self.n_units if readout is None else readout.W.shape[1]
+        self.state_parts = (("h" if leak == "rate" else "u", self.n_units),)
+        self.initial_state = (np.zeros(self.n_units) if initial_state is None
+                              else np.asarray(initial_state, dtype=float))
+
+    def rates(self, h):
+        return h if self.leak == "rate" else self._f(np.asarray(h, dtype=float))
+
+    def _drive(self, h, x):
+        """Everything inside the activation (rate) or the leak (current)."""
+        return x @ self.W_in + self.rates(h) @ self.W_rec + self.b
+
+    def _step(self, h, x, noise):
+        z = self._drive(h, x)
+        if noise is not None:
+            z = z + noise
+        g = self.gamma
+        return (1 - g) * h + g * (self._f(z) if self.leak == "rate" else z)
+
+    def _jacobian(self, h, x):
+        g = self.gamma
+        eye = (1 - g) * np.eye(self.n_units)
+        if self.leak == "rate":
+            return eye + g * self._df(self._drive(h, x))[:, :, None] * self.W_rec.T
+        return eye + g * self.W_rec.T * self._df(h)[:, None, :]
+
+    def _input_jacobian(self, h, x):
+        g = self.gamma
+        if self.leak == "rate":
+            return g * self._df(self._drive(h, x))[:, :, None] * self.W_in.T
+        return np.broadcast_to(g * self.W_in.T, (h.shape[0], self.n_units, self.n_inputs)).copy()
+
+
+class CellDynamics(Dynamics):
+    """Any Keras recurrent cell, differentiated by TensorFlow in float64.
+
+    The cell is rebuilt in float64 with the trained weights. Its state parts
+    are concatenated into one vector in the order of ``cell.state_size``: for
+    ``LSTM`` that is ``[h, c]``, for ``GRU`` and ``SimpleRNN`` just ``[h]``. The
+    rates (what a readout reads) are the first part, which must be what the
+    cell emits.
+
+    Parameters
+    ----------
+    cell : keras.layers.Layer
+        A built recurrent cell (``layer.cell`` of a Keras ``RNN``).
+    n_inputs : int
+    readout : Readout, optional
+    initial_state : ndarray of shape (N,), optional
+    """
+
+    def __init__(self, cell, n_inputs, *, readout=None, initial_state=None):
+        import keras
+        import tensorflow as tf
+
+        sizes = keras.tree.flatten(cell.state_size)
+        config = {**cell.get_config(), "dtype": "float64"}
+        self.cell = type(cell).from_config(config)
+        self.cell.build((None, n_inputs))
+        self.cell.set_weights(cell.get_weights())
+        self.n_inputs = int(n_inputs)
+        self.n_units = int(sum(sizes))
+        self.state_parts = tuple((f"state_{i}", int(s)) for i, s in enumerate(sizes))
+        if len(sizes) == 2 and isinstance(cell, keras.layers.LSTMCell):
+            self.state_parts = (("h", int(sizes[0])), ("c", int(sizes[1])))
+        self._readout = readout
+        self.n_outputs = int(sizes[0]) if readout is None else readout.W.shape[1]
+        self.initial_state = (np.zeros(self.n_units) if initial_state is None
+                              else np.asarray(initial_state, dtype=float))
+        split = [int(s) for s in sizes]
+
+        def f(h, x):
+            out, new = self.cell(x, tf.split(h, split, axis=1), training=False)
+            return out, tf.concat(keras.tree.flatten(new), axis=1)
+
+        def jac(h, x):
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch([h, x])
+                h_next = f(h, x)[1]
+            return tape.batch_jacobian(h_next, h), tape.batch_jacobian(h_next, x)
+
+        spec = [tf.TensorSpec([None, self.n_units], tf.float64),
+                tf.TensorSpec([None, self.n_inputs], tf.float64)]
+        self._f = tf.function(f, input_signature=spec)
+        self._jac = tf.function(jac, input_signature=spec)
+
+    def emits_first_state(self):
+        """Whether the cell's output equals the first part of its new state."""
+        rng = np.random.default_rng(0)
+        h = rng.normal(size=(3, self.n_units))
+        x = rng.normal(size=(3, self.n_inputs))
+        out, new = (a.numpy() for a in self._f(h, x))
+        size = self.state_parts[0][1]
+        return out.shape == (3, size) and np.allclose(out, new[:, :size], rtol=0, atol=1e-12)
+
+    def rates(self, h):
+        return np.asarray(h, dtype=float)[..., : self.state_parts[0][1]]
+
+    def _step(self, h, x, noise):
+        if noise is not None:
+            raise ValueError("noise can be added to leaky and vanilla (SimpleRNN) networks only")
+        return self._f(h, x)[1].numpy()
+
+    def _jacobian(self, h, x):
+        return self._jac(h, x)[0].numpy()
+
+    def _input_jacobian(self, h, x):
+        return self._jac(h, x)[1].numpy()

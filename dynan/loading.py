@@ -1,0 +1,299 @@
+"""Turn a trained network into an :class:`~dynan.Analysis`: Keras model files or weight arrays.
+
+Loading never executes code from a model file: Keras ``safe_mode`` stays on, so
+``Lambda`` layers and other pickled Python code are refused.
+"""
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import activations
+from .analysis import Analysis
+from .dynamics import LEAKS, CellDynamics, LeakyDynamics, Readout
+
+SUPPORTED_LAYERS = (
+    "keras.layers.SimpleRNN, GRU and LSTM, dynan.layers.LeakyRNN, the seed notebook's "
+    "LeakyRNN (leaky>LeakyRNN), and keras.layers.RNN around any cell whose states are vectors "
+    "and whose output is its first state"
+)
+
+
+class ModelError(ValueError):
+    """A model file or set of weights that dynan cannot analyse."""
+
+
+def load(path, *, layer=None):
+    """Load a trained Keras model for analysis.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.keras`` archive or a legacy ``.h5`` full-model file (``model.save``).
+    layer : str, optional
+        Name of the recurrent layer to analyse; needed when the model has several.
+
+    Returns
+    -------
+    Analysis
+        Its ``dynamics`` is the recurrent layer's update map; the readout is the
+        ``Dense`` layer right after the recurrent layer, if there is one. Models
+        with layers before the recurrent one are analysed from the recurrent
+        layer's own inputs.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelError
+        Not a Keras model file, no (or an unsupported) recurrent layer, several
+        recurrent layers and no ``layer=``, or non-finite weights.
+
+    Notes
+    -----
+    Supported: Keras ``SimpleRNN``, ``GRU``, ``LSTM``, :class:`dynan.layers.LeakyRNN`,
+    the seed notebook's ``LeakyRNN`` (read without its code; its noise is kept as
+    ``dynamics.noise_std`` and used only when a run asks for noise), and
+    ``keras.layers.RNN`` around a user's cell, whose module must be imported first
+    so that its class is registered. Leaky and vanilla cells with a standard
+    activation get closed-form dynamics; the others TensorFlow autodiff.
+
+    Examples
+    --------
+    >>> an = dynan.load("model.keras")                      # doctest: +SKIP
+    >>> an.dynamics.jacobian(h, x)                          # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    _check_model_file(path)
+
+    import keras
+
+    from . import layers
+
+    try:
+        model = keras.saving.load_model(
+            path, custom_objects=layers.SEED_NOTEBOOK_OBJECTS, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types; all mean "cannot read this model"
+        raise ModelError(f"could not load the Keras model in {path}: {err}") from err
+    rnn = _recurrent_layer(model, layer)
+    readout_layer = _dense_after(model, rnn)
+    for lay in (rnn, readout_layer):
+        for w in lay.weights if lay is not None else ():
+            if not np.all(np.isfinite(keras.ops.convert_to_numpy(w))):
+                raise ModelError(f"{path}: weight {w.path} has non-finite values (NaN or inf)")
+    dynamics = dynamics_from_layer(rnn, readout=None if readout_layer is None
+                                   else _readout_from_dense(readout_layer))
+    return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=rnn.name)
+
+
+def from_weights(W_in, W_rec, b, *, gamma=1.0, activation="tanh", leak="rate",
+                 W_out=None, b_out=None, h0=None):
+    """Analyse a leaky or vanilla network given as plain arrays.
+
+    For networks trained in other frameworks. Keras orientation (row vectors)::
+
+        z = x @ W_in + h @ W_rec + b
+        h_next = (1 - gamma) * h + gamma * activation(z)        (leak="rate")
+        y = h @ W_out + b_out
+
+    PsychRNN and most column-vector code store ``W_rec`` as (post, pre), the
+    transpose of this: pass ``W_rec.T`` (and ``W_in.T``, ``W_out.T``).
+
+    Parameters
+    ----------
+    W_in : array_like of shape (n_in, N)
+    W_rec : array_like of shape (N, N)
+    b : array_like of shape (N,)
+    gamma : float in (0, 1], default 1.0
+        Time step over time constant; 1 is a vanilla RNN.
+    activation : str, default "tanh"
+        One of :data:`dynan.activations.ACTIVATIONS`.
+    leak : {"rate", "current"}, default "rate"
+        Where the time-average sits; see :class:`dynan.dynamics.LeakyDynamics`.
+    W_out : array_like of shape (N, n_out), optional
+    b_out : array_like of shape (n_out,), optional
+        Zeros when ``W_out`` is given without it.
+    h0 : array_like of shape (N,), optional
+        Initial state of every trial; zeros by default.
+
+    Returns
+    -------
+    Analysis
+
+    Examples
+    --------
+    >>> import numpy as np, dynan
+    >>> an = dynan.from_weights(np.ones((1, 3)), 0.5 * np.eye(3), np.zeros(3), gamma=0.1)
+    >>> an.dynamics.n_units
+    3
+    """
+    W_rec = _weights(W_rec, "W_rec", (None, None), "(N, N)")
+    n = W_rec.shape[0]
+    if W_rec.shape != (n, n):
+        raise ValueError(f"W_rec must be square, (N, N); got {W_rec.shape}")
+    W_in = _weights(W_in, "W_in", (None, n), f"(n_in, {n})")
+    b = _weights(b, "b", (n,))
+    if not 0 < gamma <= 1:
+        raise ValueError(f"gamma must be in (0, 1]; got {gamma!r}")
+    if leak not in LEAKS:
+        raise ValueError(f"leak must be one of {LEAKS}; got {leak!r}")
+    activations.get(activation)
+    readout = None
+    if W_out is not None:
+        W_out = _weights(W_out, "W_out", (n, None), f"({n}, n_out)")
+        b_out = np.zeros(W_out.shape[1]) if b_out is None else _weights(
+            b_out, "b_out", (W_out.shape[1],))
+        readout = Readout(W_out, b_out)
+    elif b_out is not None:
+        raise ValueError("b_out was given without W_out")
+    h0 = None if h0 is None else _weights(h0, "h0", (n,))
+    dynamics = LeakyDynamics(W_in, W_rec, b, gamma=gamma, activation=activation, leak=leak,
+                             readout=readout, initial_state=h0)
+    return Analysis(dynamics)
+
+
+def dynamics_from_layer(rnn, readout=None):
+    """The :class:`~dynan.dynamics.Dynamics` of a built Keras recurrent layer.
+
+    Parameters
+    ----------
+    rnn : keras.layers.RNN
+    readout : Readout, optional
+
+    Returns
+    -------
+    LeakyDynamics or CellDynamics
+    """
+    import keras
+
+    from .layers import LeakyRNNCell
+
+    cell = rnn.cell
+    sizes = keras.tree.flatten(cell.state_size)
+    if rnn.go_backwards or not all(isinstance(s, int) for s in sizes):
+        raise ModelError(f"layer {rnn.name!r} ({type(rnn).__name__}) is not supported "
+                         f"(backwards or non-vector states); dynan analyses {SUPPORTED_LAYERS}")
+    n_inputs = rnn.input.shape[-1]
+    h0 = np.concatenate([keras.ops.convert_to_numpy(s)[0] for s in rnn.get_initial_state(1)])
+    activation = _activation_name(getattr(cell, "activation", None))
+    if isinstance(cell, LeakyRNNCell) or type(cell) is keras.layers.SimpleRNNCell:
+        if activation in activations.ACTIVATIONS:
+            W_in, W_rec = (keras.ops.convert_to_numpy(w) for w in (cell.kernel, cell.recurrent_kernel))
+            b = np.zeros(cell.units) if cell.bias is None else keras.ops.convert_to_numpy(cell.bias)
+            leaky = isinstance(cell, LeakyRNNCell)
+            return LeakyDynamics(
+                W_in, W_rec, b, activation=activation, readout=readout, initial_state=h0,
+                gamma=cell.gamma if leaky else 1.0, leak=cell.leak if leaky else "rate",
+                noise_std=cell.noise_std if leaky else 0.0)
+    dynamics = CellDynamics(cell, n_inputs, readout=readout, initial_state=h0)
+    if not dynamics.emits_first_state():
+        raise ModelError(f"layer {rnn.name!r}: its cell {type(cell).__name__} emits something other "
+                         f"than its first state; dynan analyses {SUPPORTED_LAYERS}")
+    return dynamics
+
+
+def file_sha256(path):
+    """SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_model_file(path):
+    suffix = path.suffix.lower()
+    if suffix == ".keras" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" in archive.namelist():
+                return
+    elif suffix in (".h5", ".hdf5"):
+        import h5py
+
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as f:
+                if "model_config" in f.attrs:
+                    return
+    raise ModelError(
+        f"{path} is not a Keras model file: expected a .keras archive or a legacy .h5 "
+        "full-model file written by model.save(); for weights alone use dynan.from_weights")
+
+
+def _recurrent_layer(model, name):
+    import keras
+
+    recurrent = [lay for lay in model.layers
+                 if isinstance(lay, (keras.layers.RNN, keras.layers.Bidirectional))]
+    if name is not None:
+        names = [lay.name for lay in model.layers]
+        if name not in names:
+            raise ModelError(f"the model has no layer named {name!r}; its layers are {names}")
+        rnn = model.get_layer(name)
+        if rnn not in recurrent:
+            raise ModelError(f"layer {name!r} is a {type(rnn).__name__}, not a recurrent layer; "
+                             f"dynan analyses {SUPPORTED_LAYERS}")
+    elif not recurrent:
+        raise ModelError(f"the model has no recurrent layer (its layers are "
+                         f"{[lay.name for lay in model.layers]}); dynan analyses {SUPPORTED_LAYERS}")
+    elif len(recurrent) > 1:
+        raise ModelError(f"the model has {len(recurrent)} recurrent layers "
+                         f"{[lay.name for lay in recurrent]}; choose one with layer=NAME")
+    else:
+        rnn = recurrent[0]
+    if not isinstance(rnn, keras.layers.RNN):
+        raise ModelError(f"layer {rnn.name!r} ({type(rnn).__name__}) is not supported; "
+                         f"dynan analyses {SUPPORTED_LAYERS}")
+    return rnn
+
+
+def _dense_after(model, rnn):
+    """The Dense (or TimeDistributed Dense) layer fed by ``rnn``, if any."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        following = model.layers[model.layers.index(rnn) + 1:][:1]
+    else:
+        following = [lay for lay in model.layers if lay is not rnn and lay.input is rnn.output]
+    for lay in following:
+        inner = lay.layer if isinstance(lay, keras.layers.TimeDistributed) else lay
+        return inner if isinstance(inner, keras.layers.Dense) else None
+    return None
+
+
+def _readout_from_dense(dense):
+    import keras
+
+    W = keras.ops.convert_to_numpy(dense.kernel).astype(float)
+    b = (np.zeros(W.shape[1]) if dense.bias is None
+         else keras.ops.convert_to_numpy(dense.bias).astype(float))
+    name = _activation_name(dense.activation)
+    if name in activations.ACTIVATIONS:
+        fn = activations.ACTIVATIONS[name][0]
+    else:
+        def fn(z, keras_fn=dense.activation):
+            return keras.ops.convert_to_numpy(keras_fn(z)).astype(float)
+    return Readout(W, b, fn)
+
+
+def _activation_name(fn):
+    import keras
+
+    if fn is None:
+        return None
+    name = keras.activations.serialize(fn)
+    return name if isinstance(name, str) else None
+
+
+def _weights(value, name, shape, shape_text=None):
+    """``value`` as a finite float array of ``shape`` (None matches any size)."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
+        expected = shape_text or str(tuple(shape)).replace("None", "any")
+        raise ValueError(f"{name} must have shape {expected}; got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} has non-finite values (NaN or inf)")
+    return a
