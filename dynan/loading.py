@@ -70,9 +70,9 @@ def load(path, *, layer=None):
         raise FileNotFoundError(f"no model file at {path}")
     _check_model_file(path)
 
-    import keras
+    from . import layers  # sets up Keras before it is imported
 
-    from . import layers
+    import keras
 
     try:
         model = keras.saving.load_model(

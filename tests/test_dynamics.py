@@ -1,0 +1,144 @@
+"""Closed-form dynamics from weight arrays: ground truth, finite differences and input checks."""
+
+import numpy as np
+import pytest
+from conftest import fd_jacobians
+
+import dynan
+from dynan import activations
+
+N, N_IN = 6, 2
+
+
+def random_network(rng, **kwargs):
+    return dynan.from_weights(rng.normal(size=(N_IN, N)), rng.normal(size=(N, N)) / np.sqrt(N),
+                              0.3 * rng.normal(size=N), **kwargs)
+
+
+def test_linear_network_jacobians_are_the_weights(rng):
+    W_in, W_rec = rng.normal(size=(N_IN, N)), rng.normal(size=(N, N))
+    d = dynan.from_weights(W_in, W_rec, np.zeros(N), gamma=0.3, activation="linear").dynamics
+    h, x = rng.normal(size=(4, N)), rng.normal(size=(4, N_IN))
+    np.testing.assert_allclose(d.step(h, x), 0.7 * h + 0.3 * (x @ W_in + h @ W_rec))
+    np.testing.assert_allclose(d.jacobian(h, x), np.broadcast_to(0.7 * np.eye(N) + 0.3 * W_rec.T, (4, N, N)))
+    np.testing.assert_allclose(d.input_jacobian(h, x), np.broadcast_to(0.3 * W_in.T, (4, N, N_IN)))
+
+
+def test_known_fixed_point_without_recurrence(rng):
+    b = rng.normal(size=N)
+    d = dynan.from_weights(np.ones((1, N)), np.zeros((N, N)), b, gamma=0.2).dynamics
+    h_star = np.tanh(b)
+    np.testing.assert_allclose(d.step(h_star, [0.0]), h_star, atol=1e-15)
+    np.testing.assert_allclose(d.jacobian(h_star, [0.0]), 0.8 * np.eye(N), atol=1e-15)
+
+
+def test_current_leak_update(rng):
+    an = random_network(rng, gamma=0.25, activation="sigmoid", leak="current")
+    d = an.dynamics
+    u, x = rng.normal(size=(3, N)), rng.normal(size=(3, N_IN))
+    r = 1 / (1 + np.exp(-u))
+    np.testing.assert_allclose(d.step(u, x), 0.75 * u + 0.25 * (r @ d.W_rec + x @ d.W_in + d.b))
+    np.testing.assert_allclose(d.rates(u), r)
+
+
+@pytest.mark.parametrize("leak", ["rate", "current"])
+@pytest.mark.parametrize("activation", sorted(activations.ACTIVATIONS))
+def test_jacobians_match_central_differences(rng, activation, leak):
+    d = random_network(rng, gamma=0.4, activation=activation, leak=leak).dynamics
+    h, x = 0.5 * rng.normal(size=(5, N)), rng.normal(size=(5, N_IN))
+    J_fd, B_fd = fd_jacobians(d.step, h, x)
+    np.testing.assert_allclose(d.jacobian(h, x), J_fd, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(d.input_jacobian(h, x), B_fd, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_activations_equal_keras(name):
+    import keras
+
+    z = np.linspace(-4, 4, 81)
+    expected = keras.ops.convert_to_numpy(keras.activations.get(name)(z.astype("float32")))
+    np.testing.assert_allclose(activations.get(name)[0](z), expected, atol=2e-6, rtol=1e-6)
+
+
+def test_one_state_in_one_state_out(rng):
+    d = random_network(rng).dynamics
+    h, x = rng.normal(size=N), rng.normal(size=N_IN)
+    assert d.step(h, x).shape == (N,)
+    assert d.jacobian(h, x).shape == (N, N) and d.input_jacobian(h, x).shape == (N, N_IN)
+    np.testing.assert_allclose(d.step(np.stack([h, h]), x)[1], d.step(h, x))
+
+
+def test_readout(rng):
+    W_out, b_out = rng.normal(size=(N, 3)), rng.normal(size=3)
+    an = random_network(rng, W_out=W_out, b_out=b_out)
+    h = rng.normal(size=(4, N))
+    np.testing.assert_allclose(an.dynamics.readout(h), h @ W_out + b_out)
+    assert an.dynamics.n_outputs == 3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"W_in": np.ones((N, 3))}, r"W_in must have shape \(n_in, 6\); got \(6, 3\)"),
+    ({"W_rec": np.ones((N, N + 1))}, r"W_rec must be square, \(N, N\); got \(6, 7\)"),
+    ({"W_rec": np.ones(N)}, r"W_rec must have shape \(N, N\); got \(6,\)"),
+    ({"b": np.ones(N + 1)}, r"b must have shape \(6,\); got \(7,\)"),
+    ({"gamma": 0.0}, r"gamma must be in \(0, 1\]; got 0.0"),
+    ({"gamma": 1.5}, r"gamma must be in \(0, 1\]; got 1.5"),
+    ({"leak": "voltage"}, r"leak must be one of \('rate', 'current'\); got 'voltage'"),
+    ({"activation": "gelu"}, r"activation 'gelu' has no closed form in dynan; choose one of \["),
+    ({"W_out": np.ones((N + 1, 2))}, r"W_out must have shape \(6, n_out\); got \(7, 2\)"),
+    ({"W_out": np.ones((N, 2)), "b_out": np.ones(3)}, r"b_out must have shape \(2,\); got \(3,\)"),
+    ({"b_out": np.ones(2)}, "b_out was given without W_out"),
+    ({"h0": np.ones(2)}, r"h0 must have shape \(6,\); got \(2,\)"),
+    ({"W_rec": np.full((N, N), np.nan)}, r"W_rec has non-finite values \(NaN or inf\)"),
+])
+def test_from_weights_rejects_bad_input(kwargs, message):
+    args = {"W_in": np.ones((N_IN, N)), "W_rec": np.eye(N), "b": np.zeros(N)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        dynan.from_weights(args.pop("W_in"), args.pop("W_rec"), args.pop("b"), **args)
+
+
+def test_step_rejects_bad_shapes(rng):
+    d = random_network(rng).dynamics
+    with pytest.raises(ValueError, match=r"h must have 6 values on its last axis; got shape \(3, 5\)"):
+        d.step(np.zeros((3, 5)), np.zeros(N_IN))
+    with pytest.raises(ValueError, match=r"x must have 2 values on its last axis; got shape \(3,\)"):
+        d.step(np.zeros(N), np.zeros(3))
+    with pytest.raises(ValueError, match="h and x hold different batch sizes: 3 and 2"):
+        d.jacobian(np.zeros((3, N)), np.zeros((2, N_IN)))
+
+
+def test_run_is_the_iterated_step(rng):
+    W_out = rng.normal(size=(N, 1))
+    an = random_network(rng, gamma=0.2, W_out=W_out)
+    inputs = rng.normal(size=(3, 20, N_IN))
+    h0 = rng.normal(size=(3, N))
+    traj = an.run(inputs, h0=h0)
+    h = h0
+    for t in range(20):
+        h = an.dynamics.step(h, inputs[:, t])
+        np.testing.assert_array_equal(traj.hidden[:, t], h)
+    np.testing.assert_allclose(traj.outputs, traj.hidden @ W_out)
+
+
+def test_run_noise_is_seeded_and_off_by_default(rng):
+    an = random_network(rng, gamma=0.2)
+    inputs = rng.normal(size=(2, 30, N_IN))
+    clean = an.run(inputs).hidden
+    noisy = an.run(inputs, noise=0.1, seed=1).hidden
+    np.testing.assert_array_equal(noisy, an.run(inputs, noise=0.1, seed=1).hidden)
+    assert not np.allclose(noisy, an.run(inputs, noise=0.1, seed=2).hidden)
+    assert np.abs(noisy - clean).max() > 1e-2
+    np.testing.assert_array_equal(clean, an.run(inputs, noise=False, seed=1).hidden)
+
+
+def test_run_rejects_bad_input(rng):
+    an = random_network(rng)
+    with pytest.raises(ValueError, match=r"inputs must have shape \(trials, time, 2\); got \(10, 2\)"):
+        an.run(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(6,\) or \(4, 6\); got \(3, 6\)"):
+        an.run(np.zeros((4, 5, 2)), h0=np.zeros((3, N)))
+    with pytest.raises(ValueError, match="no noise of its own .* pass noise=<standard deviation>"):
+        an.run(np.zeros((4, 5, 2)), noise=True)
+    with pytest.raises(ValueError, match="noise must be True, False or a number >= 0; got -1"):
+        an.run(np.zeros((4, 5, 2)), noise=-1)
