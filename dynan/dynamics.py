@@ -265,9 +265,9 @@ class CellDynamics(Dynamics):
         self.cell.set_weights(cell.get_weights())
         self.n_inputs = int(n_inputs)
         self.n_units = int(sum(sizes))
-        self.state_parts = tuple((f"state_{i}", int(s)) for i, s in enumerate(sizes))
-        if len(sizes) == 2 and isinstance(cell, keras.layers.LSTMCell):
-            self.state_parts = (("h", int(sizes[0])), ("c", int(sizes[1])))
+        names = (["h"] if len(sizes) == 1 else ["h", "c"] if isinstance(cell, keras.layers.LSTMCell)
+                 else [f"state_{i}" for i in range(len(sizes))])
+        self.state_parts = tuple(zip(names, map(int, sizes)))
         self._readout = readout
         self.n_outputs = int(sizes[0]) if readout is None else readout.W.shape[1]
         self.initial_state = (np.zeros(self.n_units) if initial_state is None

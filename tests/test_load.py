@@ -77,9 +77,14 @@ def test_sequential_model_with_time_distributed_readout(tmp_path, rng):
     np.testing.assert_allclose(an.run(inputs).outputs, np.asarray(model(inputs)), atol=1e-5)
 
 
-def test_lstm_state_order_is_h_then_c(tmp_path):
-    make_model("lstm").save(tmp_path / "lstm.keras")
-    assert dynan.load(tmp_path / "lstm.keras").dynamics.state_parts == (("h", N_UNITS), ("c", N_UNITS))
+@pytest.mark.parametrize("kind, parts", [
+    ("gru", (("h", N_UNITS),)),
+    ("lstm", (("h", N_UNITS), ("c", N_UNITS))),
+    ("custom_two_state", (("state_0", N_UNITS), ("state_1", N_UNITS))),
+])
+def test_state_parts_follow_the_cell_state_order(tmp_path, kind, parts):
+    make_model(kind).save(tmp_path / "m.keras")
+    assert dynan.load(tmp_path / "m.keras").dynamics.state_parts == parts
 
 
 def test_layer_argument_picks_one_of_several(tmp_path, rng):
