@@ -12,9 +12,11 @@ Importing dynan does not import TensorFlow; loading or running a Keras model doe
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import tasks
 from .analysis import Analysis, Trajectories
 from .dynamics import CellDynamics, Dynamics, LeakyDynamics
-from .loading import ModelError, from_weights, load
+from .loading import ModelError, example_model, from_weights, load
+from .tasks import Trials
 
 try:
     __version__ = version("dynan")
@@ -22,4 +24,4 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = ["Analysis", "CellDynamics", "Dynamics", "LeakyDynamics", "ModelError",
-           "Trajectories", "__version__", "from_weights", "load"]
+           "Trajectories", "Trials", "__version__", "example_model", "from_weights", "load", "tasks"]

@@ -4,6 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .tasks import Trials
+
 
 class Trajectories(NamedTuple):
     """States and outputs of a run over trials.
@@ -64,7 +66,7 @@ class Analysis:
 
         Parameters
         ----------
-        inputs : array_like of shape (trials, time, n_in)
+        inputs : Trials or array_like of shape (trials, time, n_in)
         h0 : array_like of shape (N,) or (trials, N), optional
             Initial state; the network's own (usually zeros) by default.
         noise : bool or float, default False
@@ -79,7 +81,7 @@ class Analysis:
             ``hidden`` (trials, time, N) and ``outputs`` (trials, time, n_out).
         """
         d = self.dynamics
-        inputs = np.asarray(inputs, dtype=float)
+        inputs = np.asarray(inputs.inputs if isinstance(inputs, Trials) else inputs, dtype=float)
         if inputs.ndim != 3 or inputs.shape[2] != d.n_inputs:
             raise ValueError(
                 f"inputs must have shape (trials, time, {d.n_inputs}); got {inputs.shape}")

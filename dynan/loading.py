@@ -196,6 +196,28 @@ def dynamics_from_layer(rnn, readout=None):
     return dynamics
 
 
+def example_model(name):
+    """Path of a bundled example model (see ``data/README.md`` for their cards).
+
+    Parameters
+    ----------
+    name : str
+        ``"tdnms_leaky"``, ``"flipflop_leaky"``, ``"integrator_leaky"`` or
+        ``"integrator_current"``.
+
+    Examples
+    --------
+    >>> an = dynan.load(dynan.example_model("flipflop_leaky"))   # doctest: +SKIP
+    """
+    from importlib.resources import files
+
+    folder = files("dynan.data")
+    names = sorted(p.name.removesuffix(".keras") for p in folder.iterdir() if p.name.endswith(".keras"))
+    if name not in names:
+        raise ValueError(f"no example model {name!r}; choose one of {names}")
+    return Path(str(folder / f"{name}.keras"))
+
+
 def file_sha256(path):
     """SHA-256 hex digest of a file."""
     digest = hashlib.sha256()
