@@ -16,6 +16,7 @@ from . import tasks
 from .analysis import Analysis, Trajectories
 from .dynamics import CellDynamics, Dynamics, LeakyDynamics
 from .loading import ModelError, example_model, from_weights, load
+from .results import Results
 from .tasks import Trials
 
 try:
@@ -24,4 +25,4 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = ["Analysis", "CellDynamics", "Dynamics", "LeakyDynamics", "ModelError",
-           "Trajectories", "Trials", "__version__", "example_model", "from_weights", "load", "tasks"]
+           "Results", "Trajectories", "Trials", "__version__", "example_model", "from_weights", "load", "tasks"]

@@ -61,7 +61,7 @@ class Analysis:
         return (f"<Analysis{where}: {type(d).__name__}, {d.n_units} units, "
                 f"{d.n_inputs} inputs, {d.n_outputs} outputs>")
 
-    def run(self, inputs, *, h0=None, noise=False, seed=None):
+    def run(self, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
         """Run the network over trials, noise-free unless asked.
 
         Parameters
@@ -73,32 +73,93 @@ class Analysis:
             ``True`` adds the network's own noise (``dynamics.noise_std``); a
             number sets the standard deviation. Leaky and vanilla networks only.
         seed : int, optional
-            Seed of the noise, for reproducible noisy runs.
+            Seed of the noise. Each trial draws from its own stream, so a trial's
+            noise depends on the seed and its position only, not on batching.
+        batch_size : int, optional
+            Trials computed at once; by default about 32 MB of states.
 
         Returns
         -------
         Trajectories
             ``hidden`` (trials, time, N) and ``outputs`` (trials, time, n_out).
         """
+        inputs = self._check_inputs(inputs)
+        n_trials, n_time, _ = inputs.shape
+        hidden = np.empty((n_trials, n_time, self.dynamics.n_units))
+        outputs = np.empty((n_trials, n_time, self.dynamics.n_outputs))
+        for rows, h, y in self.simulate(inputs, h0=h0, noise=noise, seed=seed, batch_size=batch_size):
+            hidden[rows], outputs[rows] = h, y
+        return Trajectories(hidden, outputs)
+
+    def record(self, trials, path=None, *, noise=False, seed=None, batch_size=None,
+               overwrite=False, progress=None):
+        """Run the network over labelled trials and write everything to a results file.
+
+        Inputs, hidden states, outputs, targets and the condition table are written
+        batch by batch as the run goes, so memory stays flat however many trials
+        there are. The file appears only when complete (see :func:`dynan.results.atomic_h5`).
+
+        Parameters
+        ----------
+        trials : Trials or array_like of shape (trials, time, n_in)
+        path : path-like, optional
+            The results file (``.h5``). Without it the file lives in memory.
+        noise, seed, batch_size
+            As in :meth:`run`.
+        overwrite : bool, default False
+            Replace an existing file at ``path``.
+        progress : bool, optional
+            Show a progress bar; by default only on a terminal.
+
+        Returns
+        -------
+        Results
+            The file, open for reading; its arrays read lazily.
+
+        Examples
+        --------
+        >>> res = an.record(dynan.tasks.tdnms(300, seed=0), "tdnms.h5")    # doctest: +SKIP
+        >>> res.select(trial_type="SL").hidden[:10, 150]                     # doctest: +SKIP
+        """
+        from .recording import record
+
+        return record(self, trials, path, noise=noise, seed=seed, batch_size=batch_size,
+                      overwrite=overwrite, progress=progress)
+
+    def simulate(self, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
+        """Yield ``(rows, hidden, outputs)`` batch by batch: the engine of :meth:`run`.
+
+        ``rows`` is the slice of trials, ``hidden`` the (B, T, N) float64 states and
+        ``outputs`` the (B, T, n_out) readout.
+        """
         d = self.dynamics
-        inputs = np.asarray(inputs.inputs if isinstance(inputs, Trials) else inputs, dtype=float)
-        if inputs.ndim != 3 or inputs.shape[2] != d.n_inputs:
-            raise ValueError(
-                f"inputs must have shape (trials, time, {d.n_inputs}); got {inputs.shape}")
+        inputs = self._check_inputs(inputs)
         n_trials, n_time, _ = inputs.shape
         h0 = d.initial_state if h0 is None else np.asarray(h0, dtype=float)
         if h0.shape not in ((d.n_units,), (n_trials, d.n_units)):
             raise ValueError(f"h0 must have shape ({d.n_units},) or ({n_trials}, {d.n_units}); "
                              f"got {h0.shape}")
-        h = np.array(np.broadcast_to(h0, (n_trials, d.n_units)))
+        h0 = np.broadcast_to(h0, (n_trials, d.n_units))
         std = _noise_std(noise, d.noise_std)
-        rng = np.random.default_rng(seed)
-        hidden = np.empty((n_trials, n_time, d.n_units))
-        for t in range(n_time):
-            xi = rng.normal(scale=std, size=h.shape) if std else None
-            h = hidden[:, t] = d.step(h, inputs[:, t], noise=xi)
-        outputs = d.readout(hidden.reshape(-1, d.n_units)).reshape(n_trials, n_time, -1)
-        return Trajectories(hidden, outputs)
+        streams = np.random.SeedSequence(seed).spawn(n_trials) if std else None
+        if batch_size is None:
+            batch_size = max(1, 2**22 // (n_time * d.n_units))
+        elif not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        for start in range(0, n_trials, batch_size):
+            rows = slice(start, min(start + batch_size, n_trials))
+            xi = None if not std else np.stack([
+                np.random.default_rng(s).normal(scale=std, size=(n_time, d.n_units))
+                for s in streams[rows]])
+            hidden = d.trajectory(np.asarray(inputs[rows], dtype=float), np.array(h0[rows]), xi)
+            yield rows, hidden, d.readout(hidden)
+
+    def _check_inputs(self, inputs):
+        n_in = self.dynamics.n_inputs
+        inputs = np.asarray(inputs.inputs if isinstance(inputs, Trials) else inputs)
+        if inputs.ndim != 3 or inputs.shape[2] != n_in:
+            raise ValueError(f"inputs must have shape (trials, time, {n_in}); got {inputs.shape}")
+        return inputs
 
 
 def _noise_std(noise, own_std):

@@ -128,6 +128,26 @@ class Dynamics(ABC):
         r = self.rates(h)
         return r if self._readout is None else self._readout(r)
 
+    def trajectory(self, inputs, h0, noise=None):
+        """States after each step of a batch of trials.
+
+        Parameters
+        ----------
+        inputs : ndarray of shape (B, T, n_in)
+        h0 : ndarray of shape (B, N)
+        noise : ndarray of shape (B, T, N), optional
+            Noise for each step, as in :meth:`step`.
+
+        Returns
+        -------
+        ndarray of shape (B, T, N)
+        """
+        hidden = np.empty(inputs.shape[:2] + (self.n_units,))
+        h = h0
+        for t in range(inputs.shape[1]):
+            h = hidden[:, t] = self._step(h, inputs[:, t], None if noise is None else noise[:, t])
+        return hidden
+
     @abstractmethod
     def rates(self, h):
         """The recurrent layer's output for states ``h`` (what a readout reads)."""
@@ -215,12 +235,26 @@ class LeakyDynamics(Dynamics):
         """Everything inside the activation (rate) or the leak (current)."""
         return x @ self.W_in + self.rates(h) @ self.W_rec + self.b
 
-    def _step(self, h, x, noise):
-        z = self._drive(h, x)
-        if noise is not None:
-            z = z + noise
+    def _advance(self, h, external):
+        """One step given the external drive ``x @ W_in + b (+ noise)``."""
+        z = external + self.rates(h) @ self.W_rec
         g = self.gamma
         return (1 - g) * h + g * (self._f(z) if self.leak == "rate" else z)
+
+    def _step(self, h, x, noise):
+        external = x @ self.W_in + self.b
+        return self._advance(h, external if noise is None else external + noise)
+
+    def trajectory(self, inputs, h0, noise=None):
+        # time-major: the drive of all steps in one product, and contiguous rows per step
+        external = np.ascontiguousarray(inputs.transpose(1, 0, 2)) @ self.W_in + self.b
+        if noise is not None:
+            external += noise.transpose(1, 0, 2)
+        hidden = np.empty_like(external)
+        h = h0
+        for t in range(len(external)):
+            h = hidden[t] = self._advance(h, external[t])
+        return hidden.transpose(1, 0, 2)
 
     def _jacobian(self, h, x):
         g = self.gamma
