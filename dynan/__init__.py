@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import tasks
 from .analysis import Analysis, Trajectories
 from .dynamics import CellDynamics, Dynamics, LeakyDynamics
+from .fixed_points import FixedPoints, find_fixed_points
 from .loading import ModelError, example_model, from_weights, load
 from .results import Results
 from .tasks import Trials
@@ -24,5 +25,5 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["Analysis", "CellDynamics", "Dynamics", "LeakyDynamics", "ModelError",
-           "Results", "Trajectories", "Trials", "__version__", "example_model", "from_weights", "load", "tasks"]
+__all__ = ["Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "ModelError",
+           "Results", "Trajectories", "Trials", "__version__", "example_model", "find_fixed_points", "from_weights", "load", "tasks"]

@@ -54,6 +54,7 @@ class Analysis:
         self.source = source
         self.sha256 = sha256
         self.layer_name = layer_name
+        self.results = None
 
     def __repr__(self):
         d = self.dynamics
@@ -123,8 +124,68 @@ class Analysis:
         """
         from .recording import record
 
-        return record(self, trials, path, noise=noise, seed=seed, batch_size=batch_size,
-                      overwrite=overwrite, progress=progress)
+        self.results = record(self, trials, path, noise=noise, seed=seed, batch_size=batch_size,
+                              overwrite=overwrite, progress=progress)
+        return self.results
+
+    def fixed_points(self, inputs=None, *, initial_states=None, n_inits=1024, noise_scale=0.01,
+                     seed=None, **options):
+        """Find fixed and slow points, with their linearization.
+
+        Parameters
+        ----------
+        inputs : array_like (n_in,) or (n_inits, n_in), or dict of str -> (n_in,), optional
+            Constant input of the search: zeros by default; one vector for every
+            start; one per start; or one per named condition (e.g. ``{"odor on":
+            [0, 1], "odor off": [0, 0]}``), each searched from every start and
+            labelled with its name.
+        initial_states : array_like (n_inits, N), optional
+            Starts; by default ``n_inits`` states drawn at random from the last
+            recording (:meth:`record`) plus Gaussian noise of ``noise_scale``.
+        n_inits : int, default 1024
+        noise_scale : float, default 0.01
+        seed : int, optional
+            Seed of the draw and the noise.
+        **options
+            Passed to :func:`dynan.fixed_points.find_fixed_points` (``tol``,
+            ``max_slow_q``, ``unique_tol``, ...). The time step ``dt`` defaults to
+            the recording's.
+
+        Returns
+        -------
+        FixedPoints
+            With ``slow_points`` attached; ``fps.save(path)`` stores them.
+
+        Examples
+        --------
+        >>> an.record(dynan.tasks.tdnms(256, seed=0), "tdnms.h5")        # doctest: +SKIP
+        >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]})   # doctest: +SKIP
+        """
+        from .fixed_points import find_fixed_points
+
+        d = self.dynamics
+        rng = np.random.default_rng(seed)
+        if initial_states is None:
+            if self.results is None:
+                raise ValueError("no recording to draw initial states from: call "
+                                 "record(trials) first, or pass initial_states")
+            hidden = self.results.hidden
+            trial = np.sort(rng.integers(len(hidden), size=n_inits))
+            time = rng.integers(hidden.shape[1], size=n_inits)
+            unique, where = np.unique(trial, return_inverse=True)
+            initial_states = hidden[unique][where, time] + rng.normal(
+                scale=noise_scale, size=(n_inits, d.n_units))
+            options.setdefault("dt", float(self.results.attrs.get("dt", 1.0)))
+        starts = np.asarray(initial_states, dtype=float)
+        labels = None
+        if isinstance(inputs, dict):
+            names = list(inputs)
+            vectors = np.array([np.broadcast_to(np.asarray(inputs[k], dtype=float), d.n_inputs)
+                                for k in names])
+            labels = np.repeat(names, len(starts))
+            inputs = np.repeat(vectors, len(starts), axis=0)
+            starts = np.tile(starts, (len(names), 1))
+        return find_fixed_points(d, starts, inputs, labels=labels, **options)
 
     def simulate(self, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
         """Yield ``(rows, hidden, outputs)`` batch by batch: the engine of :meth:`run`.

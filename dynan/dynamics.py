@@ -148,6 +148,11 @@ class Dynamics(ABC):
             h = hidden[:, t] = self._step(h, inputs[:, t], None if noise is None else noise[:, t])
         return hidden
 
+    def jacobian_lipschitz(self):
+        """A Lipschitz constant ``L`` of ``h -> jacobian(h, x)`` in the 2-norm, for any
+        fixed ``x``; None when unknown. Used to prove Newton convergence balls."""
+        return None
+
     @abstractmethod
     def rates(self, h):
         """The recurrent layer's output for states ``h`` (what a readout reads)."""
@@ -231,6 +236,16 @@ class LeakyDynamics(Dynamics):
     def rates(self, h):
         return h if self.leak == "rate" else self._f(np.asarray(h, dtype=float))
 
+    def jacobian_lipschitz(self):
+        curvature = activations.CURVATURE.get(self.activation)
+        if curvature is None:
+            return None
+        # rate: ||J(h1) - J(h2)|| <= g ||diag(f'(z1) - f'(z2))|| ||W||, and
+        # |z1_i - z2_i| <= ||W[:, i]|| ||h1 - h2||; current: the same without the column norm
+        norm = np.linalg.norm(self.W_rec, 2)
+        column = np.linalg.norm(self.W_rec, axis=0).max() if self.leak == "rate" else 1.0
+        return self.gamma * curvature * norm * column
+
     def _drive(self, h, x):
         """Everything inside the activation (rate) or the leak (current)."""
         return x @ self.W_in + self.rates(h) @ self.W_rec + self.b
@@ -258,10 +273,13 @@ class LeakyDynamics(Dynamics):
 
     def _jacobian(self, h, x):
         g = self.gamma
-        eye = (1 - g) * np.eye(self.n_units)
         if self.leak == "rate":
-            return eye + g * self._df(self._drive(h, x))[:, :, None] * self.W_rec.T
-        return eye + g * self.W_rec.T * self._df(h)[:, None, :]
+            J = (g * self._df(self._drive(h, x)))[:, :, None] * self.W_rec.T
+        else:
+            J = (g * self.W_rec.T) * self._df(h)[:, None, :]
+        diagonal = np.arange(self.n_units)
+        J[:, diagonal, diagonal] += 1 - g
+        return J
 
     def _input_jacobian(self, h, x):
         g = self.gamma

@@ -8,6 +8,7 @@ temporary file beside the target, renamed over it only on success.
 
 import json
 import os
+import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,24 @@ def atomic_h5(path, *, overwrite=False):
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with h5py.File(tmp, "x") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextmanager
+def rewrite_h5(path):
+    """Change an existing HDF5 file all or nothing: a copy beside it is opened for writing
+    and renamed over ``path`` when the block ends without error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no file at {path}")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "r+") as f:
             yield f
         os.replace(tmp, path)
     finally:
@@ -212,6 +231,14 @@ class Results:
     def trial_types(self):
         """The distinct trial types, sorted."""
         return tuple(np.unique(self.conditions["trial_type"]).tolist())
+
+    def fixed_points(self, name="fixed_points"):
+        """The fixed points stored under ``name`` (see :meth:`FixedPoints.save`)."""
+        from .fixed_points import FixedPoints
+
+        if name not in self.file:
+            raise KeyError(f"{self.file.filename} holds no {name!r}; groups: {sorted(self.file)}")
+        return FixedPoints.read(self.file[name])
 
     def select(self, **conditions):
         """The results of the trials whose conditions equal the given values.

@@ -40,8 +40,8 @@ MODELS = {
         learning_rate=3e-3, seed=2),
     "integrator_leaky": dict(
         task="integrator", task_params={}, units=64, activation="tanh", gamma=0.2, leak="rate",
-        noise_std=0.0, epochs=30, trials_per_epoch=2048, batch_size=64, learning_rate=3e-3,
-        seed=3),
+        noise_std=0.05, l2=1e-3, epochs=30, trials_per_epoch=2048, batch_size=64,
+        learning_rate=3e-3, seed=3),
     "integrator_current": dict(
         task="integrator", task_params={}, units=64, activation="sigmoid", gamma=0.2,
         leak="current", noise_std=0.0, epochs=30, trials_per_epoch=2048, batch_size=64,
@@ -55,7 +55,8 @@ def build(spec, n_in, n_out):
         keras.Input((None, n_in)),
         LeakyRNN(spec["units"], gamma=spec["gamma"], noise_std=spec["noise_std"],
                  leak=spec["leak"], activation=spec["activation"], return_sequences=True,
-                 seed=spec["seed"], name="rnn"),
+                 seed=spec["seed"], name="rnn",
+                 recurrent_regularizer=keras.regularizers.L2(spec.get("l2", 0.0))),
         keras.layers.Dense(n_out, name="readout"),
     ])
 
@@ -88,7 +89,7 @@ def train(name):
         "task_params": {k: v for k, v in probe.params.items() if k != "seed"},
         "layer": "dynan.layers.LeakyRNN", "units": spec["units"], "gamma": spec["gamma"],
         "leak": spec["leak"], "activation": spec["activation"], "noise_std": spec["noise_std"],
-        "readout": "Dense (linear)", "loss": "mse", "optimizer": f"Adam({spec['learning_rate']}, clipnorm=1)",
+        "readout": "Dense (linear)", "loss": "mse", "recurrent_l2": spec.get("l2", 0.0), "optimizer": f"Adam({spec['learning_rate']}, clipnorm=1)",
         "epochs": spec["epochs"], "trials_per_epoch": spec["trials_per_epoch"],
         "batch_size": spec["batch_size"], "training_steps": steps, "seed": spec["seed"],
         "training_seconds": round(seconds, 1), "eval_seed": EVAL_SEED, "eval_trials": 300,
@@ -120,7 +121,8 @@ def write_readme():
             f"## {c['file']}", "",
             f"- task: `{c['task']}` ({params}); {CHOICES[c['name']]}",
             f"- network: {c['units']} units, leak `{c['leak']}`, activation `{c['activation']}`, "
-            f"gamma {c['gamma']}, training noise_std {c['noise_std']}; readout {c['readout']}",
+            f"gamma {c['gamma']}, training noise_std {c['noise_std']}, recurrent L2 "
+            f"{c['recurrent_l2']}; readout {c['readout']}",
             f"- training: {c['training_steps']} steps ({c['epochs']} epochs of "
             f"{c['trials_per_epoch']} fresh trials, batch {c['batch_size']}), {c['optimizer']}, "
             f"seed {c['seed']}, {c['training_seconds']:.0f} s on a 2-core CPU",
@@ -136,7 +138,8 @@ CHOICES = {
     "tdnms_leaky": "the seed notebook's settings (128 units, tanh, gamma 0.2).",
     "flipflop_leaky": "gamma 0.5 so that a bit can flip within the 5 bins the score allows.",
     "integrator_leaky": "BrainPy's task (its defaults swap bias and noise scale: 0.025, 0.01) "
-                        "with dynan's leaky rate network.",
+                        "with dynan's leaky rate network; recurrent L2 and training noise make "
+                        "it integrate with one slow mode (a line attractor) instead of many.",
     "integrator_current": "the time-averaged current leak (connectionist style, sigmoid rates).",
 }
 

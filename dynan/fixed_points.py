@@ -1,0 +1,552 @@
+"""Fixed and slow points of a network's dynamics, and the linearization around them.
+
+The search solves ``G(h) = F(h, x) - h = 0`` for each start with a batched,
+float64 Newton method on the exact Jacobian, globalised by a backtracking line
+search on the speed ``q(h) = 1/2 ||G(h)||^2``. A start ends as
+
+- a **fixed point** once ``max|F(h, x) - h| <= tol`` (1e-10 by default): every
+  reported fixed point meets this bound;
+- a **slow point candidate** when Newton stalls (the line search cannot lower
+  ``q``, as happens where ``dG/dh`` is nearly singular) or runs out of
+  iterations. Candidates with ``q`` below ``max_slow_q`` are refined by
+  Levenberg-Marquardt on ``q`` to a local minimum; those that stay above
+  numerical zero are the slow points, reported apart with their ``q``. A
+  candidate that reaches ``tol`` there joins the fixed points.
+
+Points closer than ``unique_tol`` (2-norm) are one point, represented by the one
+with the lowest ``q``. No other rule removes points.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+STABILITY = ("stable", "marginal", "saddle", "unstable")
+
+
+@dataclass(eq=False)
+class FixedPoints:
+    """Fixed (or slow) points with their linearization, one row per point.
+
+    Field names follow FixedPointFinder where they fit.
+
+    Attributes
+    ----------
+    xstar : ndarray (K, N)
+        The points.
+    x_init : ndarray (K, N)
+        The start each point was found from.
+    inputs : ndarray (K, n_in)
+        The constant input of each point's search.
+    F_xstar : ndarray (K, N)
+        ``F(xstar, inputs)``.
+    qstar : ndarray (K,)
+        Speed ``q = 1/2 ||F(x) - x||^2``; ``speed`` is ``||F(x) - x||``.
+    dq : ndarray (K,)
+        Decrease of ``q`` in the last iteration.
+    n_iters : ndarray (K,)
+        Iterations taken.
+    J_xstar : ndarray (K, N, N)
+        Jacobian ``dF/dh`` at each point.
+    eigval_J_xstar : ndarray (K, N), complex
+        Its eigenvalues, sorted by decreasing modulus.
+    eigvec_J_xstar : ndarray (K, N, N), complex
+        Right eigenvectors, in columns.
+    left_eigvec_J_xstar : ndarray (K, N, N), complex
+        Left eigenvectors, in columns, scaled so that ``L^H R = I``.
+    dFdu : ndarray (K, N, n_in)
+        Input Jacobian ``dF/du`` (B of the linear model).
+    dt : float
+        Time step (s) for the time constants; 1 means time in steps.
+    labels : ndarray (K,) of str
+        The name of each point's input condition ("" when unnamed).
+
+    Derived: ``is_stable``, ``n_unstable``, ``stability``, ``time_constants``,
+    ``speed``, ``input_coupling``. Rows are selected with ``fps[mask]`` or
+    ``fps[2:5]``; ``fps.slow_points`` holds the slow points of the same search.
+    """
+
+    xstar: np.ndarray
+    x_init: np.ndarray
+    inputs: np.ndarray
+    F_xstar: np.ndarray
+    qstar: np.ndarray
+    dq: np.ndarray
+    n_iters: np.ndarray
+    J_xstar: np.ndarray
+    eigval_J_xstar: np.ndarray
+    eigvec_J_xstar: np.ndarray
+    left_eigvec_J_xstar: np.ndarray
+    dFdu: np.ndarray
+    labels: np.ndarray
+    dt: float = 1.0
+    marginal_tol: float = 1e-2
+    slow_points: "FixedPoints" = None
+
+    def __len__(self):
+        return len(self.xstar)
+
+    def __getitem__(self, index):
+        index = np.arange(len(self))[index]
+        index = np.atleast_1d(index)
+        picked = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name in ARRAYS}
+        return FixedPoints(**picked, dt=self.dt, marginal_tol=self.marginal_tol)
+
+    def __repr__(self):
+        counts = ", ".join(f"{np.sum(self.stability == s)} {s}" for s in STABILITY
+                           if np.any(self.stability == s))
+        slow = "" if self.slow_points is None else f"; {len(self.slow_points)} slow points"
+        return f"<FixedPoints: {len(self)} ({counts or 'none'}){slow}>"
+
+    @property
+    def speed(self):
+        """``||F(x) - x||`` of each point."""
+        return np.sqrt(2 * self.qstar)
+
+    @property
+    def n_unstable(self):
+        """Number of eigenvalues with modulus above ``1 + marginal_tol``."""
+        return np.sum(np.abs(self.eigval_J_xstar) > 1 + self.marginal_tol, axis=1)
+
+    @property
+    def is_stable(self):
+        """All eigenvalues inside the unit circle (``|lambda| < 1``)."""
+        return np.all(np.abs(self.eigval_J_xstar) < 1, axis=1)
+
+    @property
+    def stability(self):
+        """``"stable"``, ``"marginal"`` (one or more ``|lambda|`` within
+        ``marginal_tol`` of 1, none above), ``"saddle"`` (some above, some below)
+        or ``"unstable"`` (all above)."""
+        modulus = np.abs(self.eigval_J_xstar)
+        above = modulus > 1 + self.marginal_tol
+        near = np.abs(modulus - 1) <= self.marginal_tol
+        out = np.where(near.any(axis=1), "marginal", "stable").astype("<U8")
+        out[above.any(axis=1)] = "saddle"
+        out[above.all(axis=1)] = "unstable"
+        return out
+
+    @property
+    def time_constants(self):
+        """``-dt / ln|lambda|`` of each mode (K, N): seconds when ``dt`` is; negative
+        for growing modes, inf for ``|lambda| = 1``."""
+        with np.errstate(divide="ignore"):
+            return -self.dt / np.log(np.abs(self.eigval_J_xstar))
+
+    @property
+    def input_coupling(self):
+        """How strongly each input drives each mode: ``L^H dF/du``, (K, N, n_in)."""
+        return np.einsum("kim,kin->kmn", self.left_eigvec_J_xstar.conj(), self.dFdu)
+
+    def readout_coupling(self, dynamics, eps=1e-6):
+        """How strongly each mode shows in the readout: ``dy/dh R``, (K, n_out, N).
+
+        ``dy/dh`` is taken by central differences of ``dynamics.readout``.
+        """
+        C = _readout_jacobian(dynamics, self.xstar, eps)
+        return np.einsum("koi,kim->kom", C, self.eigvec_J_xstar)
+
+    def prediction_error(self, dynamics, *, steps=10, radius=1e-2, n_samples=16, seed=0):
+        """Relative error of the linear model's prediction from nearby states.
+
+        From ``n_samples`` states at distance ``radius`` around each point, runs the
+        true dynamics and the linear model ``d_k = J^k d_0`` for ``steps`` steps
+        under the point's input, and returns the mean of
+        ``||(h_k - x*) - d_k|| / ||h_k - x*||``, shape (K, steps).
+        """
+        rng = np.random.default_rng(seed)
+        K, N = self.xstar.shape
+        d0 = rng.normal(size=(K, n_samples, N))
+        d0 *= radius / np.linalg.norm(d0, axis=2, keepdims=True)
+        h = (self.xstar[:, None] + d0).reshape(K * n_samples, N)
+        x = np.repeat(self.inputs, n_samples, axis=0)
+        lin = d0
+        errors = np.empty((K, steps))
+        for k in range(steps):
+            h = dynamics.step(h, x)
+            lin = np.einsum("kij,ksj->ksi", self.J_xstar, lin)
+            true = h.reshape(K, n_samples, N) - self.xstar[:, None]
+            errors[:, k] = np.mean(np.linalg.norm(true - lin, axis=2)
+                                   / np.linalg.norm(true, axis=2), axis=1)
+        return errors
+
+    def save(self, path, name="fixed_points"):
+        """Store in an HDF5 results file under ``name``, replacing what was there.
+
+        An existing file is changed all or nothing (see :func:`dynan.results.rewrite_h5`);
+        otherwise a new file holding only these points is written.
+
+        Examples
+        --------
+        >>> fps.save("tdnms.h5")                                    # doctest: +SKIP
+        >>> dynan.Results("tdnms.h5").fixed_points()               # doctest: +SKIP
+        """
+        from pathlib import Path
+
+        from . import results
+
+        path = Path(path)
+        if path.exists():
+            with results.rewrite_h5(path) as f:
+                if name in f:
+                    del f[name]
+                self.write(f.create_group(name))
+        else:
+            with results.atomic_h5(path) as f:
+                f.attrs["dynan_schema"] = results.SCHEMA_VERSION
+                self.write(f.create_group(name))
+
+    @classmethod
+    def load(cls, path, name="fixed_points"):
+        """Read fixed points stored by :meth:`save`."""
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return cls.read(f[name])
+
+    def write(self, group):
+        """Write into an HDF5 group (plain datasets; no pickle)."""
+        for name in ARRAYS:
+            value = getattr(self, name)
+            if name == "labels":
+                from .results import write_column
+
+                write_column(group, name, value)
+            else:
+                group.create_dataset(name, data=value)
+        group.attrs.update({"dt": self.dt, "marginal_tol": self.marginal_tol,
+                            "n_points": len(self), "description": DESCRIPTION})
+        if self.slow_points is not None:
+            self.slow_points.write(group.create_group("slow_points"))
+
+    @classmethod
+    def read(cls, group):
+        """Read what :meth:`write` wrote."""
+        from .results import read_column
+
+        arrays = {name: read_column(group[name]) if name == "labels" else group[name][()]
+                  for name in ARRAYS}
+        slow = cls.read(group["slow_points"]) if "slow_points" in group else None
+        return cls(**arrays, dt=float(group.attrs["dt"]),
+                   marginal_tol=float(group.attrs["marginal_tol"]), slow_points=slow)
+
+
+ARRAYS = ("xstar", "x_init", "inputs", "F_xstar", "qstar", "dq", "n_iters", "J_xstar",
+          "eigval_J_xstar", "eigvec_J_xstar", "left_eigvec_J_xstar", "dFdu", "labels")
+DESCRIPTION = ("fixed points of h -> F(h, inputs); J_xstar[k, i, j] = dF_i/dh_j; eigenvectors in "
+               "columns, left ones scaled so that L^H R = I")
+
+
+def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_slow_q=1e-4,
+                      unique_tol=1e-6, max_iters=50, dt=1.0, marginal_tol=1e-2, labels=None,
+                      progress=None):
+    """Find the fixed and slow points of ``dynamics`` from the given starts.
+
+    Parameters
+    ----------
+    dynamics : Dynamics
+    initial_states : array_like (B, N)
+    inputs : array_like (n_in,) or (B, n_in), optional
+        Constant input of each search; zeros by default.
+    tol : float, default 1e-10
+        A fixed point has ``max|F(h, x) - h| <= tol``.
+    max_slow_q : float, default 1e-4
+        Slow points (local minima of ``q`` above numerical zero) are kept when
+        their ``q`` is at most this.
+    unique_tol : float, default 1e-6
+        Points closer than this (2-norm) under the same input are one point.
+    max_iters : int, default 50
+        Iterations per phase (Newton, then Levenberg-Marquardt).
+    dt : float, default 1.0
+        Time step for the time constants.
+    marginal_tol : float, default 1e-2
+        ``|lambda|`` within this of 1 counts as marginal.
+    labels : array_like (B,) of str, optional
+        A name for each start's input condition.
+    progress : bool, optional
+        Progress bar; by default only on a terminal.
+
+    Returns
+    -------
+    FixedPoints
+        The unique fixed points, with ``slow_points`` attached.
+
+    Examples
+    --------
+    >>> import numpy as np, dynan
+    >>> d = dynan.from_weights(np.zeros((1, 2)), 0.5 * np.eye(2), np.zeros(2)).dynamics
+    >>> fps = find_fixed_points(d, np.random.default_rng(0).normal(size=(8, 2)))
+    >>> fps.xstar.round(12) + 0.0
+    array([[0., 0.]])
+    """
+    h0 = np.array(initial_states, dtype=float)
+    if h0.ndim != 2 or h0.shape[1] != dynamics.n_units:
+        raise ValueError(f"initial_states must have shape (B, {dynamics.n_units}); got {h0.shape}")
+    B = len(h0)
+    x = np.zeros(dynamics.n_inputs) if inputs is None else np.asarray(inputs, dtype=float)
+    if x.shape not in ((dynamics.n_inputs,), (B, dynamics.n_inputs)):
+        raise ValueError(f"inputs must have shape ({dynamics.n_inputs},) or ({B}, "
+                         f"{dynamics.n_inputs}); got {x.shape}")
+    x = np.array(np.broadcast_to(x, (B, dynamics.n_inputs)))
+    labels = np.full(B, "") if labels is None else np.asarray(labels).astype(str)
+    for name, value in (("tol", tol), ("max_slow_q", max_slow_q), ("unique_tol", unique_tol)):
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number; got {value!r}")
+
+    with tqdm(total=2 * max_iters, desc="fixed points", unit="iter",
+              disable=None if progress is None else not progress) as bar, \
+            threadpool_limits(1, "blas"), ThreadPoolExecutor(2) as pool:
+        solver = _Solver(dynamics, x, tol, pool)
+        h, it, converged, stalled, dq = solver.newton(h0, max_iters, bar)
+        candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
+        h_lm, it_lm, conv_lm, dq_lm = solver.levenberg_marquardt(h[candidates], candidates, max_iters, bar)
+        h[candidates], it[candidates], dq[candidates] = h_lm, it[candidates] + it_lm, dq_lm
+        converged[np.flatnonzero(candidates)[conv_lm]] = True
+        q = solver.q(h, slice(None))
+        slow = candidates & ~converged & (q <= max_slow_q)
+        bar.update(bar.total - bar.n)
+        fixed = _linearize(dynamics, h, x, h0, q, dq, it, labels, converged, unique_tol, dt,
+                           marginal_tol, pool)
+        fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow, unique_tol,
+                                       dt, marginal_tol, pool)
+    return fixed
+
+
+class _Solver:
+    """Batched Newton and Levenberg-Marquardt on ``G(h) = F(h, x) - h``."""
+
+    def __init__(self, dynamics, x, tol, pool):
+        self.d, self.x, self.tol, self.pool = dynamics, x, tol, pool
+        self.diagonal = np.arange(dynamics.n_units)
+        self.balls = _NewtonBalls(self, dynamics.jacobian_lipschitz())
+
+    def G(self, h, rows):
+        return self.d.step(h, self.x[rows]) - h
+
+    def q(self, h, rows):
+        return 0.5 * np.sum(self.G(h, rows) ** 2, axis=1)
+
+    def JG(self, h, rows):
+        J = self.d.jacobian(h, self.x[rows])
+        J[:, self.diagonal, self.diagonal] -= 1
+        return J
+
+    def solve(self, A, b):
+        """Batched ``A x = b`` (least squares where singular), over two threads."""
+        halves = [slice(0, len(A) // 2), slice(len(A) // 2, len(A))]
+
+        def one(s):
+            try:
+                return np.linalg.solve(A[s], b[s][..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                return np.stack([np.linalg.lstsq(a, v, rcond=None)[0] for a, v in zip(A[s], b[s])])
+        return np.concatenate(list(self.pool.map(one, halves)))
+
+    def line_search(self, h, rows, step, q0, slope):
+        """Backtrack from the full step until q falls enough (Armijo); returns the new
+        states, their G and whether each step succeeded."""
+        alpha = np.ones(len(h))
+        new_h, new_G = h.copy(), np.empty_like(h)
+        todo = np.arange(len(h))
+        ok_all = np.zeros(len(h), dtype=bool)
+        for _ in range(10):
+            trial = h[todo] + alpha[todo, None] * step[todo]
+            G = self.G(trial, rows[todo])
+            q = 0.5 * np.sum(G ** 2, axis=1)
+            ok = q <= q0[todo] + 1e-4 * alpha[todo] * slope[todo]
+            new_h[todo[ok]], new_G[todo[ok]], ok_all[todo[ok]] = trial[ok], G[ok], True
+            todo = todo[~ok]
+            if not len(todo):
+                break
+            alpha[todo] /= 4
+        new_G[todo] = self.G(h[todo], rows[todo])
+        return new_h, new_G, ok_all
+
+    def newton(self, h, max_iters, bar, chunk=1024):
+        """Damped Newton from each start, ``chunk`` starts at a time. A start that enters
+        the proven convergence ball of a fixed point found earlier is assigned to it."""
+        B = len(h)
+        h = h.copy()
+        it, dq = np.zeros(B, dtype=int), np.zeros(B)
+        converged, stalled = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
+        for first in range(0, B, chunk):
+            rows = self.balls.claim(h, np.arange(first, min(first + chunk, B)), converged)
+            G = self.G(h[rows], rows)
+            for _ in range(max_iters):
+                done = np.max(np.abs(G), axis=1) <= self.tol
+                converged[rows[done]] = True
+                self.balls.add(h[rows[done]], rows[done])
+                rows, G = rows[~done], G[~done]
+                if not len(rows):
+                    break
+                step = self.solve(self.JG(h[rows], rows), -G)
+                q0 = 0.5 * np.sum(G ** 2, axis=1)
+                h_new, G_new, ok = self.line_search(h[rows], rows, step, q0, -2 * q0)
+                dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
+                h[rows], it[rows] = h_new, it[rows] + 1
+                stalled[rows[~ok]] = True
+                keep = self.balls.claim(h, rows[ok], converged)
+                G = G_new[ok][np.isin(rows[ok], keep)]
+                rows = keep
+            done = np.max(np.abs(G), axis=1) <= self.tol
+            converged[rows[done]] = True
+            self.balls.add(h[rows[done]], rows[done])
+            bar.update(len(range(first, min(first + chunk, B))) / B * max_iters)
+        return h, it, converged, stalled & ~converged, dq
+
+    def levenberg_marquardt(self, h, candidates, max_iters, bar):
+        """Minimise q from ``h`` (the candidates' states) to a local minimum."""
+        B = len(h)
+        h = h.copy()
+        rows_all = np.flatnonzero(candidates)
+        it, dq = np.zeros(B, dtype=int), np.zeros(B)
+        converged = np.zeros(B, dtype=bool)
+        lam = np.full(B, 1e-3)
+        active = np.arange(B)
+        G = self.G(h, rows_all)
+        for _ in range(max_iters):
+            bar.update(1)
+            done = np.max(np.abs(G[active]), axis=1) <= self.tol
+            converged[active[done]] = True
+            active = active[~done]
+            if not len(active):
+                break
+            rows = rows_all[active]
+            J = self.JG(h[active], rows)
+            g = np.einsum("bji,bj->bi", J, G[active])          # gradient of q
+            JtJ = np.matmul(J.transpose(0, 2, 1), J)
+            diag = JtJ[:, self.diagonal, self.diagonal]
+            JtJ[:, self.diagonal, self.diagonal] += (lam[active] * diag.max(axis=1))[:, None]
+            step = self.solve(JtJ, -g)
+            trial = h[active] + step
+            G_trial = self.G(trial, rows)
+            q0 = 0.5 * np.sum(G[active] ** 2, axis=1)
+            q1 = 0.5 * np.sum(G_trial ** 2, axis=1)
+            better = q1 < q0
+            take = active[better]
+            h[take], G[take], dq[take] = trial[better], G_trial[better], (q0 - q1)[better]
+            lam[take] /= 10
+            lam[active[~better]] *= 10
+            it[active] += 1
+            # a local minimum: q stops falling, or the gradient vanishes
+            flat = (~better & (lam[active] > 1e8)) | (better & (q0 - q1 <= 1e-10 * q0)) | \
+                   (np.linalg.norm(g, axis=1) <= 1e-12 * (1 + np.sqrt(q0)))
+            active = active[~flat]
+        done = np.max(np.abs(G), axis=1) <= self.tol
+        return h, it, converged | done, dq
+
+
+class _NewtonBalls:
+    """Balls around found fixed points from which Newton provably converges to them.
+
+    With ``beta = ||dG/dh(x*)^-1||`` and ``L`` a Lipschitz constant of ``dG/dh``,
+    Newton's method converges to ``x*`` from every start closer than
+    ``2 / (3 beta L)`` (Traub & Wozniakowski 1979). Starts and iterates inside such a
+    ball are assigned to its fixed point without further iterations.
+    """
+
+    def __init__(self, solver, lipschitz):
+        self.solver, self.L = solver, lipschitz
+        N, n_in = solver.d.n_units, solver.d.n_inputs
+        self.centers, self.radii, self.inputs = np.empty((0, N)), np.empty(0), np.empty((0, n_in))
+
+    def add(self, points, rows):
+        if self.L is None or not len(points):
+            return
+        inside = self._owner(points, rows) >= 0
+        points, rows = points[~inside], rows[~inside]
+        if not len(points):
+            return
+        sigma_min = np.linalg.svd(self.solver.JG(points, rows), compute_uv=False)[:, -1]
+        radii = np.inf if self.L == 0 else 0.99 * 2 * sigma_min / (3 * self.L)
+        self.centers = np.concatenate([self.centers, points])
+        self.radii = np.concatenate([self.radii, np.broadcast_to(radii, len(points))])
+        self.inputs = np.concatenate([self.inputs, self.solver.x[rows]])
+
+    def _owner(self, points, rows):
+        """Index of a ball holding each point under its input, or -1."""
+        if not len(self.centers) or not len(points):
+            return np.full(len(points), -1)
+        d2 = (np.sum(points ** 2, axis=1)[:, None] + np.sum(self.centers ** 2, axis=1)
+              - 2 * points @ self.centers.T)
+        same_input = np.all(self.solver.x[rows][:, None, :] == self.inputs[None], axis=2)
+        inside = same_input & (d2 < self.radii ** 2)
+        return np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
+
+    def claim(self, h, rows, converged):
+        """Assign the rows inside a ball to its fixed point; return the other rows."""
+        owner = self._owner(h[rows], rows)
+        claimed = owner >= 0
+        h[rows[claimed]] = self.centers[owner[claimed]]
+        converged[rows[claimed]] = True
+        return rows[~claimed]
+
+
+def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marginal_tol, pool):
+    """Unique points among ``keep``, with Jacobians and eigendecompositions."""
+    idx = np.flatnonzero(keep)
+    idx = idx[np.lexsort((q[idx], labels[idx]))]  # lowest q first within each condition
+    chosen = []
+    for group in np.unique(labels[idx]):
+        members = idx[labels[idx] == group]
+        chosen.extend(_unique(h[members], x[members], unique_tol, members))
+    idx = np.array(sorted(chosen, key=lambda i: (labels[i], q[i])), dtype=int)
+    K, N = len(idx), dynamics.n_units
+    if K:
+        J = dynamics.jacobian(h[idx], x[idx])
+        B_in = dynamics.input_jacobian(h[idx], x[idx])
+        F = dynamics.step(h[idx], x[idx])
+        chunks = np.array_split(np.arange(K), 2)
+        parts = list(pool.map(lambda c: _eig(J[c]), chunks))
+        vals = np.concatenate([p[0] for p in parts])
+        right = np.concatenate([p[1] for p in parts])
+        left = np.concatenate([p[2] for p in parts])
+    else:
+        J, B_in, F = np.empty((0, N, N)), np.empty((0, N, dynamics.n_inputs)), np.empty((0, N))
+        vals, right, left = np.empty((0, N), complex), np.empty((0, N, N), complex), np.empty((0, N, N), complex)
+    return FixedPoints(
+        xstar=h[idx], x_init=h0[idx], inputs=x[idx], F_xstar=F, qstar=q[idx], dq=dq[idx],
+        n_iters=it[idx], J_xstar=J, eigval_J_xstar=vals, eigvec_J_xstar=right,
+        left_eigvec_J_xstar=left, dFdu=B_in, labels=labels[idx], dt=dt, marginal_tol=marginal_tol)
+
+
+def _unique(points, inputs, tol, members):
+    """Members whose point is not within ``tol`` of an earlier one with the same input."""
+    from scipy.spatial import cKDTree
+
+    if not len(points):
+        return []
+    taken = np.zeros(len(points), dtype=bool)
+    keep = []
+    tree = cKDTree(points)
+    for i in range(len(points)):
+        if taken[i]:
+            continue
+        keep.append(members[i])
+        near = tree.query_ball_point(points[i], tol)
+        same = [j for j in near if np.array_equal(inputs[j], inputs[i])]
+        taken[same] = True
+    return keep
+
+
+def _eig(J):
+    """Eigenvalues (by decreasing modulus), right and left eigenvectors (columns, L^H R = I)."""
+    vals, right = np.linalg.eig(J)
+    order = np.argsort(-np.abs(vals), axis=1, kind="stable")
+    vals = np.take_along_axis(vals, order, axis=1)
+    right = np.take_along_axis(right, order[:, None, :], axis=2)
+    left = np.linalg.inv(right).conj().transpose(0, 2, 1)
+    return vals, right, left
+
+
+def _readout_jacobian(dynamics, h, eps):
+    K, N = h.shape
+    cols = []
+    for j in range(N):
+        d = np.zeros(N)
+        d[j] = eps
+        cols.append((dynamics.readout(h + d) - dynamics.readout(h - d)) / (2 * eps))
+    return np.stack(cols, axis=-1)

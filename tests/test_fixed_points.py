@@ -1,0 +1,201 @@
+"""Fixed and slow points: complete and exact on networks with known answers."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import dynan
+from dynan import tasks
+from dynan.dynamics import Dynamics
+from dynan.fixed_points import find_fixed_points
+
+
+def fpf_test_network(n):
+    """FixedPointFinder's test network: vanilla tanh, W_rec rows -roll(linspace(-1, 1, n), -i)."""
+    W = np.stack([-np.roll(np.linspace(-1, 1, n), -i) for i in range(n)])
+    return dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=1.0).dynamics
+
+
+@pytest.mark.parametrize("n, n_fixed, n_stable", [(2, 3, 2), (3, 3, 0), (4, 9, 2)])
+def test_fixed_point_finder_test_networks(n, n_fixed, n_stable, rng):
+    d = fpf_test_network(n)
+    grid = np.array(list(itertools.product([-1.0, 0.0, 1.0], repeat=n)))
+    starts = np.concatenate([grid, rng.uniform(-1, 1, size=(512, n))])
+    fps = find_fixed_points(d, starts, progress=False)
+    assert len(fps) == n_fixed and fps.is_stable.sum() == n_stable
+    assert np.abs(fps.F_xstar - fps.xstar).max() <= 1e-10
+    assert np.abs(d.step(fps.xstar, [0.0]) - fps.xstar).max() <= 1e-10
+    assert len(fps.slow_points) == 0
+    gaps = [np.linalg.norm(a - b) for a, b in itertools.combinations(fps.xstar, 2)]
+    assert min(gaps) > 1e-3  # distinct points, nothing counted twice
+
+
+def test_linear_network_has_its_one_fixed_point(rng):
+    n, gamma = 6, 0.3
+    W = 0.4 * rng.normal(size=(n, n)) / np.sqrt(n)
+    W_in, b, x = rng.normal(size=(2, n)), rng.normal(size=n), np.array([0.5, -1.0])
+    d = dynan.from_weights(W_in, W, b, gamma=gamma, activation="linear").dynamics
+    fps = find_fixed_points(d, rng.normal(size=(50, n)), x, progress=False)
+    expected = (x @ W_in + b) @ np.linalg.inv(np.eye(n) - W)
+    assert len(fps) == 1
+    np.testing.assert_allclose(fps.xstar[0], expected, atol=1e-10)
+    mu = np.linalg.eigvals(W)
+    np.testing.assert_allclose(np.sort(np.abs(fps.eigval_J_xstar[0])),
+                               np.sort(np.abs(1 - gamma + gamma * mu)), atol=1e-12)
+    assert fps.stability[0] == "stable" and fps.n_unstable[0] == 0
+
+
+def test_hopfield_network_stores_its_patterns(rng):
+    n, n_patterns = 40, 3
+    patterns = rng.choice([-1.0, 1.0], size=(n_patterns, n))
+    W = 2.0 * patterns.T @ patterns / n
+    np.fill_diagonal(W, 0)
+    d = dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=0.2).dynamics
+    starts = np.concatenate([0.8 * patterns, -0.8 * patterns, rng.uniform(-1, 1, size=(200, n))])
+    fps = find_fixed_points(d, starts, progress=False)
+    stable = fps[fps.is_stable]
+    for pattern in np.concatenate([patterns, -patterns]):  # each stored pattern and its mirror
+        overlap = (np.sign(stable.xstar) @ pattern) / n
+        assert overlap.max() == 1.0
+    assert np.any(np.linalg.norm(fps.xstar, axis=1) < 1e-12)  # the origin
+    assert fps[np.linalg.norm(fps.xstar, axis=1) < 1e-12].stability[0] in ("saddle", "unstable")
+
+
+@pytest.fixture(scope="module")
+def flipflop():
+    an = dynan.load(dynan.example_model("flipflop_leaky"))
+    an.record(tasks.flipflop(128, seed=5), progress=False)
+    return an, an.fixed_points(seed=1, progress=False)
+
+
+def test_shipped_flipflop_has_eight_memories_and_saddles(flipflop):
+    an, fps = flipflop
+    assert np.abs(fps.F_xstar - fps.xstar).max() <= 1e-10
+    stable = fps[fps.is_stable]
+    assert len(stable) == 8
+    signs = {"".join("+" if v > 0 else "-" for v in an.dynamics.readout(p)) for p in stable.xstar}
+    assert signs == {"".join(s) for s in itertools.product("+-", repeat=3)}
+    saddles = fps[fps.stability == "saddle"]
+    assert len(saddles) >= 7 and np.all(saddles.n_unstable >= 1)
+
+
+def test_shipped_integrator_has_a_line_attractor():
+    an = dynan.load(dynan.example_model("integrator_leaky"))
+    an.record(tasks.integrator(128, seed=5), progress=False)
+    fps = an.fixed_points(seed=1, progress=False)
+    points = fps[np.ones(len(fps), bool)]
+    modulus = np.abs(points.eigval_J_xstar)
+    assert len(points) >= 1 and np.all(np.abs(modulus[:, 0] - 1) < 0.01)  # one eigenvalue near 1
+    assert np.all(modulus[:, 1] < 0.95)                                   # the rest decay
+    assert set(points.stability) == {"marginal"}
+    # along the marginal mode the flow is far slower than along any other: a line of slow points
+    x, v = points.xstar[0], np.real(points.eigvec_J_xstar[0][:, 0])
+    others = np.real(points.eigvec_J_xstar[0][:, 1:6]).T
+    speed = lambda h: np.linalg.norm(an.dynamics.step(h, [0.0]) - h)  # noqa: E731
+    along = max(speed(x + s * v / np.linalg.norm(v)) for s in (-0.05, 0.05))
+    across = min(speed(x + 0.05 * u / np.linalg.norm(u)) for u in others)
+    assert along < 0.05 * across
+
+
+class SlowValley(Dynamics):
+    """h -> h + (eps + h0^2, -h1 / 2): no fixed point, a slow point at 0 with q = eps^2 / 2."""
+
+    n_units, n_inputs, n_outputs = 2, 1, 2
+    state_parts = (("h", 2),)
+    initial_state = np.zeros(2)
+
+    def __init__(self, eps):
+        self.eps, self._readout = eps, None
+
+    def rates(self, h):
+        return h
+
+    def _step(self, h, x, noise):
+        return h + np.stack([self.eps + h[:, 0] ** 2, -0.5 * h[:, 1]], axis=1)
+
+    def _jacobian(self, h, x):
+        J = np.zeros((len(h), 2, 2))
+        J[:, 0, 0], J[:, 1, 1] = 1 + 2 * h[:, 0], 0.5
+        return J
+
+    def _input_jacobian(self, h, x):
+        return np.zeros((len(h), 2, 1))
+
+
+def test_slow_points_are_kept_apart_with_their_speed(rng):
+    fps = find_fixed_points(SlowValley(1e-3), rng.normal(scale=0.5, size=(64, 2)), progress=False)
+    assert len(fps) == 0 and len(fps.slow_points) == 1
+    slow = fps.slow_points
+    np.testing.assert_allclose(slow.xstar[0], [0, 0], atol=1e-6)
+    assert slow.qstar[0] == pytest.approx(0.5e-6, rel=1e-6) and slow.speed[0] == pytest.approx(1e-3)
+    none_kept = find_fixed_points(SlowValley(1e-1), rng.normal(size=(64, 2)), max_slow_q=1e-4,
+                                  progress=False)
+    assert len(none_kept.slow_points) == 0  # q = 5e-3 is above the threshold
+
+
+def test_autodiff_cells_gru(tmp_path, rng):
+    import keras
+
+    model = keras.Sequential([keras.Input((None, 2)), keras.layers.GRU(6, return_sequences=True)])
+    model.set_weights([0.8 * rng.normal(size=w.shape) for w in model.get_weights()])
+    model.save(tmp_path / "gru.keras")
+    d = dynan.load(tmp_path / "gru.keras").dynamics
+    fps = find_fixed_points(d, rng.uniform(-1, 1, size=(64, 6)), [0.2, -0.1], progress=False)
+    assert len(fps) >= 1
+    assert np.abs(d.step(fps.xstar, [0.2, -0.1]) - fps.xstar).max() <= 1e-10
+    np.testing.assert_allclose(fps.J_xstar, d.jacobian(fps.xstar, [0.2, -0.1]))
+
+
+def test_linearization_fields(flipflop):
+    an, fps = flipflop
+    K, N = fps.xstar.shape
+    R, L, lam = fps.eigvec_J_xstar, fps.left_eigvec_J_xstar, fps.eigval_J_xstar
+    np.testing.assert_allclose(np.einsum("kij,kjm->kim", fps.J_xstar, R), R * lam[:, None, :], atol=1e-10)
+    np.testing.assert_allclose(np.einsum("kim,kin->kmn", L.conj(), R), np.broadcast_to(np.eye(N), (K, N, N)), atol=1e-8)
+    assert np.all(np.diff(np.abs(lam), axis=1) <= 1e-12)  # sorted by modulus
+    np.testing.assert_allclose(fps.time_constants, -fps.dt / np.log(np.abs(lam)))
+    np.testing.assert_allclose(fps.dFdu, an.dynamics.input_jacobian(fps.xstar, fps.inputs))
+    assert fps.input_coupling.shape == (K, N, 3)
+    assert fps.readout_coupling(an.dynamics).shape == (K, 3, N)
+    error = fps.prediction_error(an.dynamics, steps=5, radius=1e-4)
+    assert error.shape == (K, 5) and error.max() < 1e-2  # the linear model holds near the points
+    assert fps.prediction_error(an.dynamics, steps=5, radius=0.3).max() > error.max()
+
+
+def test_selection_and_storage(flipflop, tmp_path):
+    an, fps = flipflop
+    assert len(fps[:3]) == 3 and len(fps[fps.is_stable]) == 8
+    assert set(fps[fps.is_stable].stability) == {"stable"}
+    path = tmp_path / "ff.h5"
+    an.record(tasks.flipflop(8, seed=0), path, progress=False)
+    fps.save(path)
+    back = dynan.Results(path).fixed_points()
+    for name in ("xstar", "eigval_J_xstar", "left_eigvec_J_xstar", "dFdu", "labels", "n_iters"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(fps, name))
+    assert len(back.slow_points) == len(fps.slow_points) and back.dt == fps.dt
+    assert len(dynan.Results(path)) == 8  # the recording is still there
+    fps[:2].save(path)  # replaces the group
+    assert len(dynan.FixedPoints.load(path)) == 2
+
+
+def test_named_input_conditions(flipflop):
+    an, _ = flipflop
+    fps = an.fixed_points({"off": [0, 0, 0], "bit 0 up": [1, 0, 0]}, n_inits=128, seed=2,
+                          progress=False)
+    assert set(fps.labels) == {"off", "bit 0 up"}
+    np.testing.assert_array_equal(fps[fps.labels == "bit 0 up"].inputs, [[1, 0, 0]] * np.sum(fps.labels == "bit 0 up"))
+    assert np.abs(an.dynamics.step(fps.xstar, fps.inputs) - fps.xstar).max() <= 1e-10
+
+
+def test_bad_input():
+    d = fpf_test_network(3)
+    with pytest.raises(ValueError, match=r"initial_states must have shape \(B, 3\); got \(4, 2\)"):
+        find_fixed_points(d, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"inputs must have shape \(1,\) or \(4, 1\); got \(2,\)"):
+        find_fixed_points(d, np.zeros((4, 3)), [0.0, 1.0])
+    with pytest.raises(ValueError, match="tol must be a positive number; got 0"):
+        find_fixed_points(d, np.zeros((4, 3)), tol=0)
+    an = dynan.from_weights(np.zeros((1, 3)), np.eye(3), np.zeros(3))
+    with pytest.raises(ValueError, match=r"no recording to draw initial states from: call record\(trials\)"):
+        an.fixed_points()
