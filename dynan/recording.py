@@ -1,6 +1,7 @@
 """Record hidden trajectories of labelled trials into a results file."""
 
 import json
+import uuid
 from contextlib import nullcontext
 from datetime import datetime, timezone
 
@@ -25,7 +26,7 @@ def record(analysis, trials, path=None, *, noise=False, seed=None, batch_size=No
         trials = Trials.from_arrays(trials)
     analysis._check_inputs(trials)
     if path is None:
-        target = nullcontext(h5py.File(f"dynan-{id(trials)}.h5", "w", driver="core",
+        target = nullcontext(h5py.File(f"dynan-{uuid.uuid4().hex}.h5", "w", driver="core",
                                        backing_store=False))
     else:
         target = results.atomic_h5(path, overwrite=overwrite)
