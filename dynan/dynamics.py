@@ -220,6 +220,7 @@ class LeakyDynamics(Dynamics):
                  readout=None, noise_std=0.0, initial_state=None):
         self.W_in = np.asarray(W_in, dtype=float)
         self.W_rec = np.asarray(W_rec, dtype=float)
+        self._W_rec_T = np.ascontiguousarray(self.W_rec.T)  # rows of J, contiguous
         self.b = np.asarray(b, dtype=float)
         self.gamma = float(gamma)
         self.activation = activation
@@ -274,9 +275,9 @@ class LeakyDynamics(Dynamics):
     def _jacobian(self, h, x):
         g = self.gamma
         if self.leak == "rate":
-            J = (g * self._df(self._drive(h, x)))[:, :, None] * self.W_rec.T
+            J = (g * self._df(self._drive(h, x)))[:, :, None] * self._W_rec_T
         else:
-            J = (g * self.W_rec.T) * self._df(h)[:, None, :]
+            J = (g * self._W_rec_T) * self._df(h)[:, None, :]
         diagonal = np.arange(self.n_units)
         J[:, diagonal, diagonal] += 1 - g
         return J

@@ -13,8 +13,8 @@ search on the speed ``q(h) = 1/2 ||G(h)||^2``. A start ends as
   numerical zero are the slow points, reported apart with their ``q``. A
   candidate that reaches ``tol`` there joins the fixed points.
 
-Points closer than ``unique_tol`` (2-norm) are one point, represented by the one
-with the lowest ``q``. No other rule removes points.
+Points closer than ``unique_tol`` (2-norm; ``slow_unique_tol`` for slow points) are
+one point, represented by the one with the lowest ``q``. No other rule removes points.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +25,10 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 STABILITY = ("stable", "marginal", "saddle", "unstable")
+#: Newton stalls after SHORT_STREAK iterations in a row whose step was cut below SHORT_STEP.
+SHORT_STEP, SHORT_STREAK = 1 / 16, 3
+#: Jacobian entries handled at once: chunks this small stay in cache (and in the heap).
+CHUNK_ELEMENTS = 2**20
 
 
 @dataclass(eq=False)
@@ -241,7 +245,8 @@ DESCRIPTION = ("fixed points of h -> F(h, inputs); J_xstar[k, i, j] = dF_i/dh_j;
 
 
 def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_slow_q=1e-4,
-                      unique_tol=1e-6, max_iters=50, dt=1.0, marginal_tol=1e-2, labels=None,
+                      unique_tol=1e-6, slow_unique_tol=1e-3, max_iters=50, dt=1.0,
+                      marginal_tol=1e-2, labels=None,
                       progress=None):
     """Find the fixed and slow points of ``dynamics`` from the given starts.
 
@@ -257,7 +262,10 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
         Slow points (local minima of ``q`` above numerical zero) are kept when
         their ``q`` is at most this.
     unique_tol : float, default 1e-6
-        Points closer than this (2-norm) under the same input are one point.
+        Fixed points closer than this (2-norm) under the same input are one point.
+    slow_unique_tol : float, default 1e-3
+        The same for slow points, which lie in flat valleys of ``q`` and are
+        located less sharply.
     max_iters : int, default 50
         Iterations per phase (Newton, then Levenberg-Marquardt).
     dt : float, default 1.0
@@ -292,7 +300,8 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
                          f"{dynamics.n_inputs}); got {x.shape}")
     x = np.array(np.broadcast_to(x, (B, dynamics.n_inputs)))
     labels = np.full(B, "") if labels is None else np.asarray(labels).astype(str)
-    for name, value in (("tol", tol), ("max_slow_q", max_slow_q), ("unique_tol", unique_tol)):
+    for name, value in (("tol", tol), ("max_slow_q", max_slow_q), ("unique_tol", unique_tol),
+                        ("slow_unique_tol", slow_unique_tol)):
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive number; got {value!r}")
 
@@ -302,16 +311,18 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
         solver = _Solver(dynamics, x, tol, pool)
         h, it, converged, stalled, dq = solver.newton(h0, max_iters, bar)
         candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
-        h_lm, it_lm, conv_lm, dq_lm = solver.levenberg_marquardt(h[candidates], candidates, max_iters, bar)
+        h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.levenberg_marquardt(
+            h[candidates], candidates, max_iters, bar, slow_unique_tol)
         h[candidates], it[candidates], dq[candidates] = h_lm, it[candidates] + it_lm, dq_lm
         converged[np.flatnonzero(candidates)[conv_lm]] = True
         q = solver.q(h, slice(None))
         slow = candidates & ~converged & (q <= max_slow_q)
+        slow[np.flatnonzero(candidates)[merged_lm]] = False
         bar.update(bar.total - bar.n)
         fixed = _linearize(dynamics, h, x, h0, q, dq, it, labels, converged, unique_tol, dt,
                            marginal_tol, pool)
-        fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow, unique_tol,
-                                       dt, marginal_tol, pool)
+        fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow,
+                                       slow_unique_tol, dt, marginal_tol, pool)
     return fixed
 
 
@@ -334,16 +345,32 @@ class _Solver:
         J[:, self.diagonal, self.diagonal] -= 1
         return J
 
-    def solve(self, A, b):
-        """Batched ``A x = b`` (least squares where singular), over two threads."""
-        halves = [slice(0, len(A) // 2), slice(len(A) // 2, len(A))]
+    def directions(self, h, rows, G, lam=None):
+        """Newton steps ``-dG/dh^-1 G`` or, given damping ``lam``, Levenberg-Marquardt
+        steps ``-(J^T J + lam max(diag J^T J) I)^-1 J^T G`` with the gradient of q.
 
-        def one(s):
+        Computed in chunks small enough to stay in cache, spread over two threads
+        (NumPy and LAPACK release the GIL); singular systems fall back to least squares.
+        """
+        def chunk(s):
+            J = self.JG(h[s], rows[s])
+            grad = None if lam is None else np.einsum("bji,bj->bi", J, G[s])
+            if lam is None:
+                A, b = J, -G[s]
+            else:
+                A, b = np.matmul(J.transpose(0, 2, 1), J), -grad
+                diag = A[:, self.diagonal, self.diagonal]
+                A[:, self.diagonal, self.diagonal] += (lam[s] * diag.max(axis=1))[:, None]
             try:
-                return np.linalg.solve(A[s], b[s][..., None])[..., 0]
+                step = np.linalg.solve(A, b[..., None])[..., 0]
             except np.linalg.LinAlgError:
-                return np.stack([np.linalg.lstsq(a, v, rcond=None)[0] for a, v in zip(A[s], b[s])])
-        return np.concatenate(list(self.pool.map(one, halves)))
+                step = np.stack([np.linalg.lstsq(a, v, rcond=None)[0] for a, v in zip(A, b)])
+            return step, grad
+
+        size = max(1, CHUNK_ELEMENTS // self.d.n_units ** 2)
+        parts = list(self.pool.map(chunk, [slice(i, i + size) for i in range(0, len(h), size)]))
+        steps = np.concatenate([p[0] for p in parts])
+        return steps, None if lam is None else np.concatenate([p[1] for p in parts])
 
     def line_search(self, h, rows, step, q0, slope):
         """Backtrack from the full step until q falls enough (Armijo); returns the new
@@ -363,7 +390,7 @@ class _Solver:
                 break
             alpha[todo] /= 4
         new_G[todo] = self.G(h[todo], rows[todo])
-        return new_h, new_G, ok_all
+        return new_h, new_G, ok_all, alpha
 
     def newton(self, h, max_iters, bar, chunk=1024):
         """Damped Newton from each start, ``chunk`` starts at a time. A start that enters
@@ -372,6 +399,7 @@ class _Solver:
         h = h.copy()
         it, dq = np.zeros(B, dtype=int), np.zeros(B)
         converged, stalled = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
+        short = np.zeros(B, dtype=int)
         for first in range(0, B, chunk):
             rows = self.balls.claim(h, np.arange(first, min(first + chunk, B)), converged)
             G = self.G(h[rows], rows)
@@ -382,11 +410,13 @@ class _Solver:
                 rows, G = rows[~done], G[~done]
                 if not len(rows):
                     break
-                step = self.solve(self.JG(h[rows], rows), -G)
+                step, _ = self.directions(h[rows], rows, G)
                 q0 = 0.5 * np.sum(G ** 2, axis=1)
-                h_new, G_new, ok = self.line_search(h[rows], rows, step, q0, -2 * q0)
+                h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, q0, -2 * q0)
                 dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
                 h[rows], it[rows] = h_new, it[rows] + 1
+                short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
+                ok &= short[rows] < SHORT_STREAK
                 stalled[rows[~ok]] = True
                 keep = self.balls.claim(h, rows[ok], converged)
                 G = G_new[ok][np.isin(rows[ok], keep)]
@@ -397,13 +427,14 @@ class _Solver:
             bar.update(len(range(first, min(first + chunk, B))) / B * max_iters)
         return h, it, converged, stalled & ~converged, dq
 
-    def levenberg_marquardt(self, h, candidates, max_iters, bar):
-        """Minimise q from ``h`` (the candidates' states) to a local minimum."""
+    def levenberg_marquardt(self, h, candidates, max_iters, bar, merge_tol):
+        """Minimise q from ``h`` (the candidates' states) to a local minimum. Iterates
+        that come within ``merge_tol`` of one with a lower q are merged into it."""
         B = len(h)
         h = h.copy()
         rows_all = np.flatnonzero(candidates)
         it, dq = np.zeros(B, dtype=int), np.zeros(B)
-        converged = np.zeros(B, dtype=bool)
+        converged, merged = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
         lam = np.full(B, 1e-3)
         active = np.arange(B)
         G = self.G(h, rows_all)
@@ -415,12 +446,7 @@ class _Solver:
             if not len(active):
                 break
             rows = rows_all[active]
-            J = self.JG(h[active], rows)
-            g = np.einsum("bji,bj->bi", J, G[active])          # gradient of q
-            JtJ = np.matmul(J.transpose(0, 2, 1), J)
-            diag = JtJ[:, self.diagonal, self.diagonal]
-            JtJ[:, self.diagonal, self.diagonal] += (lam[active] * diag.max(axis=1))[:, None]
-            step = self.solve(JtJ, -g)
+            step, g = self.directions(h[active], rows, G[active], lam[active])
             trial = h[active] + step
             G_trial = self.G(trial, rows)
             q0 = 0.5 * np.sum(G[active] ** 2, axis=1)
@@ -432,11 +458,15 @@ class _Solver:
             lam[active[~better]] *= 10
             it[active] += 1
             # a local minimum: q stops falling, or the gradient vanishes
-            flat = (~better & (lam[active] > 1e8)) | (better & (q0 - q1 <= 1e-10 * q0)) | \
+            flat = (~better & (lam[active] > 1e6)) | (better & (q0 - q1 <= 1e-4 * q0)) | \
                    (np.linalg.norm(g, axis=1) <= 1e-12 * (1 + np.sqrt(q0)))
             active = active[~flat]
+            by_q = active[np.argsort(np.sum(G[active] ** 2, axis=1))]
+            kept = np.array(_unique(h[by_q], self.x[rows_all[by_q]], merge_tol, by_q), dtype=int)
+            merged[np.setdiff1d(active, kept)] = True
+            active = np.sort(kept)
         done = np.max(np.abs(G), axis=1) <= self.tol
-        return h, it, converged | done, dq
+        return h, it, converged | done, dq, merged & ~done
 
 
 class _NewtonBalls:
