@@ -42,6 +42,34 @@ ACTIVATIONS = {
 }
 ACTIVATIONS["swish"] = ACTIVATIONS["silu"]
 
+def _tanh_second(z):
+    t = np.tanh(z)
+    return -2.0 * t * (1.0 - t ** 2)
+
+
+def _sigmoid_second(z):
+    s = expit(z)
+    return s * (1.0 - s) * (1.0 - 2.0 * s)
+
+
+def _silu_second(z):
+    s = expit(z)
+    return s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s))
+
+
+#: name -> second derivative, for the activations whose first derivative is smooth.
+SECOND_DERIVATIVES = {
+    "linear": np.zeros_like,
+    "tanh": _tanh_second,
+    "sigmoid": _sigmoid_second,
+    "softplus": _sigmoid_grad,
+    "softsign": lambda z: -2.0 * np.sign(z) / (1.0 + np.abs(z)) ** 3,
+    "elu": lambda z: np.where(z > 0, 0.0, np.exp(np.minimum(z, 0.0))),
+    "exponential": np.exp,
+    "silu": _silu_second,
+    "swish": _silu_second,
+}
+
 #: name -> Lipschitz constant of the derivative (max |f''|); missing where f' jumps.
 CURVATURE = {"linear": 0.0, "tanh": 4 / (3 * np.sqrt(3)), "sigmoid": np.sqrt(3) / 18,
              "softplus": 0.25, "softsign": 2.0, "elu": 1.0, "silu": 0.5, "swish": 0.5}

@@ -148,6 +148,12 @@ class Dynamics(ABC):
             h = hidden[:, t] = self._step(h, inputs[:, t], None if noise is None else noise[:, t])
         return hidden
 
+    def speed_hessian_term(self, h, x, G):
+        """The second-order part ``sum_i G_i d2G_i/dh2`` of the Hessian of the speed
+        ``q = 1/2 ||G||^2``, ``G = F(h, x) - h``, for batches (B, N, N); None when not
+        available (the search then uses Gauss-Newton)."""
+        return None
+
     def jacobian_lipschitz(self):
         """A Lipschitz constant ``L`` of ``h -> jacobian(h, x)`` in the 2-norm, for any
         fixed ``x``; None when unknown. Used to prove Newton convergence balls."""
@@ -236,6 +242,19 @@ class LeakyDynamics(Dynamics):
 
     def rates(self, h):
         return h if self.leak == "rate" else self._f(np.asarray(h, dtype=float))
+
+    def speed_hessian_term(self, h, x, G):
+        second = activations.SECOND_DERIVATIVES.get(self.activation)
+        if second is None:
+            return None
+        g = self.gamma
+        if self.leak == "rate":  # d2G_i = g f''(z_i) w_i w_i^T, w_i = W_rec[:, i]
+            return g * np.matmul(self.W_rec * (G * second(self._drive(h, x)))[:, None, :],
+                                 self._W_rec_T)
+        out = np.zeros((len(h), self.n_units, self.n_units))  # d2G_i = g diag(f''(u) W[:, i])
+        diagonal = np.arange(self.n_units)
+        out[:, diagonal, diagonal] = g * second(h) * (G @ self._W_rec_T)
+        return out
 
     def jacobian_lipschitz(self):
         curvature = activations.CURVATURE.get(self.activation)

@@ -346,8 +346,9 @@ class _Solver:
         return J
 
     def directions(self, h, rows, G, lam=None):
-        """Newton steps ``-dG/dh^-1 G`` or, given damping ``lam``, Levenberg-Marquardt
-        steps ``-(J^T J + lam max(diag J^T J) I)^-1 J^T G`` with the gradient of q.
+        """Newton steps ``-dG/dh^-1 G`` or, given damping ``lam``, damped Newton steps on
+        q, ``-(H + lam max|diag H| I)^-1 J^T G`` with H the Hessian of q (``J^T J`` plus
+        the dynamics' second-order term where it has one), and the gradient of q.
 
         Computed in chunks small enough to stay in cache, spread over two threads
         (NumPy and LAPACK release the GIL); singular systems fall back to least squares.
@@ -359,7 +360,10 @@ class _Solver:
                 A, b = J, -G[s]
             else:
                 A, b = np.matmul(J.transpose(0, 2, 1), J), -grad
-                diag = A[:, self.diagonal, self.diagonal]
+                second = self.d.speed_hessian_term(h[s], self.x[rows[s]], G[s])
+                if second is not None:  # the full Hessian of q: Newton, not Gauss-Newton
+                    A += second
+                diag = np.abs(A[:, self.diagonal, self.diagonal])
                 A[:, self.diagonal, self.diagonal] += (lam[s] * diag.max(axis=1))[:, None]
             try:
                 step = np.linalg.solve(A, b[..., None])[..., 0]
@@ -458,7 +462,7 @@ class _Solver:
             lam[active[~better]] *= 10
             it[active] += 1
             # a local minimum: q stops falling, or the gradient vanishes
-            flat = (~better & (lam[active] > 1e6)) | (better & (q0 - q1 <= 1e-4 * q0)) | \
+            flat = (~better & (lam[active] > 1e6)) | (better & (q0 - q1 <= 1e-10 * q0)) | \
                    (np.linalg.norm(g, axis=1) <= 1e-12 * (1 + np.sqrt(q0)))
             active = active[~flat]
             by_q = active[np.argsort(np.sum(G[active] ** 2, axis=1))]

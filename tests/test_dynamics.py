@@ -142,3 +142,28 @@ def test_run_rejects_bad_input(rng):
         an.run(np.zeros((4, 5, 2)), noise=True)
     with pytest.raises(ValueError, match="noise must be True, False or a number >= 0; got -1"):
         an.run(np.zeros((4, 5, 2)), noise=-1)
+
+
+@pytest.mark.parametrize("leak", ["rate", "current"])
+@pytest.mark.parametrize("activation", sorted(activations.SECOND_DERIVATIVES))
+def test_speed_hessian_matches_differences_of_the_gradient(rng, activation, leak):
+    d = random_network(rng, gamma=0.4, activation=activation, leak=leak).dynamics
+    h, x = 0.5 * rng.normal(size=(3, N)), rng.normal(size=(3, N_IN))
+
+    def grad_q(hh):
+        G = d.step(hh, x) - hh
+        JG = d.jacobian(hh, x) - np.eye(N)
+        return np.einsum("bji,bj->bi", JG, G)
+
+    G = d.step(h, x) - h
+    JG = d.jacobian(h, x) - np.eye(N)
+    hessian = np.matmul(JG.transpose(0, 2, 1), JG) + d.speed_hessian_term(h, x, G)
+    H_fd, _ = fd_jacobians(lambda hh, xx: grad_q(hh), h, x)
+    np.testing.assert_allclose(hessian, H_fd, atol=1e-6, rtol=1e-7)
+
+
+def test_second_derivatives(rng):
+    z = np.linspace(-3, 3, 61) + 1e-3  # away from the kinks of softsign and elu
+    for name, second in activations.SECOND_DERIVATIVES.items():
+        df = activations.ACTIVATIONS[name][1]
+        np.testing.assert_allclose(second(z), (df(z + 1e-6) - df(z - 1e-6)) / 2e-6, atol=1e-6)
