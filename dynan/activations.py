@@ -70,10 +70,6 @@ SECOND_DERIVATIVES = {
     "swish": _silu_second,
 }
 
-#: name -> Lipschitz constant of the derivative (max |f''|); missing where f' jumps.
-CURVATURE = {"linear": 0.0, "tanh": 4 / (3 * np.sqrt(3)), "sigmoid": np.sqrt(3) / 18,
-             "softplus": 0.25, "softsign": 2.0, "elu": 1.0, "silu": 0.5, "swish": 0.5}
-
 
 def get(name):
     """Return ``(function, derivative)`` for an activation name.

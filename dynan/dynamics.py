@@ -154,11 +154,6 @@ class Dynamics(ABC):
         available (the search then uses Gauss-Newton)."""
         return None
 
-    def jacobian_lipschitz(self):
-        """A Lipschitz constant ``L`` of ``h -> jacobian(h, x)`` in the 2-norm, for any
-        fixed ``x``; None when unknown. Used to prove Newton convergence balls."""
-        return None
-
     @abstractmethod
     def rates(self, h):
         """The recurrent layer's output for states ``h`` (what a readout reads)."""
@@ -255,16 +250,6 @@ class LeakyDynamics(Dynamics):
         diagonal = np.arange(self.n_units)
         out[:, diagonal, diagonal] = g * second(h) * (G @ self._W_rec_T)
         return out
-
-    def jacobian_lipschitz(self):
-        curvature = activations.CURVATURE.get(self.activation)
-        if curvature is None:
-            return None
-        # rate: ||J(h1) - J(h2)|| <= g ||diag(f'(z1) - f'(z2))|| ||W||, and
-        # |z1_i - z2_i| <= ||W[:, i]|| ||h1 - h2||; current: the same without the column norm
-        norm = np.linalg.norm(self.W_rec, 2)
-        column = np.linalg.norm(self.W_rec, axis=0).max() if self.leak == "rate" else 1.0
-        return self.gamma * curvature * norm * column
 
     def _drive(self, h, x):
         """Everything inside the activation (rate) or the leak (current)."""

@@ -1,20 +1,23 @@
 """Fixed and slow points of a network's dynamics, and the linearization around them.
 
-The search solves ``G(h) = F(h, x) - h = 0`` for each start with a batched,
-float64 Newton method on the exact Jacobian, globalised by a backtracking line
-search on the speed ``q(h) = 1/2 ||G(h)||^2``. A start ends as
+The search solves ``G(h) = F(h, x) - h = 0`` from every start at once with a
+float64 Newton method on the exact Jacobian, globalised by a backtracking (Armijo)
+line search on the speed ``q(h) = 1/2 ||G(h)||^2``. A start ends as
 
 - a **fixed point** once ``max|F(h, x) - h| <= tol`` (1e-10 by default): every
   reported fixed point meets this bound;
-- a **slow point candidate** when Newton stalls (the line search cannot lower
-  ``q``, as happens where ``dG/dh`` is nearly singular) or runs out of
-  iterations. Candidates with ``q`` below ``max_slow_q`` are refined by
-  Levenberg-Marquardt on ``q`` to a local minimum; those that stay above
-  numerical zero are the slow points, reported apart with their ``q``. A
-  candidate that reaches ``tol`` there joins the fixed points.
+- a **slow point candidate** when Newton stalls (its step has to be cut to 1/16
+  or less three times in a row, or cannot lower ``q`` at all, as happens where
+  ``dG/dh`` is nearly singular) or runs out of iterations. Candidates with ``q``
+  within ten times ``max_slow_q`` are taken to a local minimum of ``q`` by a
+  damped Newton method on ``q`` itself, with its exact Hessian where the dynamics
+  provide the second-order term (Levenberg-Marquardt otherwise). Minima with ``q``
+  above numerical zero and at most ``max_slow_q`` are the slow points, reported
+  apart with their ``q``; a candidate that reaches ``tol`` joins the fixed points.
 
 Points closer than ``unique_tol`` (2-norm; ``slow_unique_tol`` for slow points) are
 one point, represented by the one with the lowest ``q``. No other rule removes points.
+The linear algebra runs in cache-sized chunks on two threads.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -309,7 +312,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
               disable=None if progress is None else not progress) as bar, \
             threadpool_limits(1, "blas"), ThreadPoolExecutor(2) as pool:
         solver = _Solver(dynamics, x, tol, pool)
-        h, it, converged, stalled, dq = solver.newton(h0, max_iters, bar)
+        h, it, converged, dq = solver.newton(h0, max_iters, bar)
         candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
         h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.levenberg_marquardt(
             h[candidates], candidates, max_iters, bar, slow_unique_tol)
@@ -332,7 +335,6 @@ class _Solver:
     def __init__(self, dynamics, x, tol, pool):
         self.d, self.x, self.tol, self.pool = dynamics, x, tol, pool
         self.diagonal = np.arange(dynamics.n_units)
-        self.balls = _NewtonBalls(self, dynamics.jacobian_lipschitz())
 
     def G(self, h, rows):
         return self.d.step(h, self.x[rows]) - h
@@ -396,40 +398,31 @@ class _Solver:
         new_G[todo] = self.G(h[todo], rows[todo])
         return new_h, new_G, ok_all, alpha
 
-    def newton(self, h, max_iters, bar, chunk=1024):
-        """Damped Newton from each start, ``chunk`` starts at a time. A start that enters
-        the proven convergence ball of a fixed point found earlier is assigned to it."""
+    def newton(self, h, max_iters, bar):
+        """Damped Newton from every start."""
         B = len(h)
         h = h.copy()
-        it, dq = np.zeros(B, dtype=int), np.zeros(B)
-        converged, stalled = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
-        short = np.zeros(B, dtype=int)
-        for first in range(0, B, chunk):
-            rows = self.balls.claim(h, np.arange(first, min(first + chunk, B)), converged)
-            G = self.G(h[rows], rows)
-            for _ in range(max_iters):
-                done = np.max(np.abs(G), axis=1) <= self.tol
-                converged[rows[done]] = True
-                self.balls.add(h[rows[done]], rows[done])
-                rows, G = rows[~done], G[~done]
-                if not len(rows):
-                    break
-                step, _ = self.directions(h[rows], rows, G)
-                q0 = 0.5 * np.sum(G ** 2, axis=1)
-                h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, q0, -2 * q0)
-                dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
-                h[rows], it[rows] = h_new, it[rows] + 1
-                short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
-                ok &= short[rows] < SHORT_STREAK
-                stalled[rows[~ok]] = True
-                keep = self.balls.claim(h, rows[ok], converged)
-                G = G_new[ok][np.isin(rows[ok], keep)]
-                rows = keep
+        it, dq, short = np.zeros(B, dtype=int), np.zeros(B), np.zeros(B, dtype=int)
+        converged = np.zeros(B, dtype=bool)
+        rows = np.arange(B)
+        G = self.G(h, rows)
+        for _ in range(max_iters):
+            bar.update(1)
             done = np.max(np.abs(G), axis=1) <= self.tol
             converged[rows[done]] = True
-            self.balls.add(h[rows[done]], rows[done])
-            bar.update(len(range(first, min(first + chunk, B))) / B * max_iters)
-        return h, it, converged, stalled & ~converged, dq
+            rows, G = rows[~done], G[~done]
+            if not len(rows):
+                break
+            step, _ = self.directions(h[rows], rows, G)
+            q0 = 0.5 * np.sum(G ** 2, axis=1)
+            h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, q0, -2 * q0)
+            dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
+            h[rows], it[rows] = h_new, it[rows] + 1
+            short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
+            ok &= short[rows] < SHORT_STREAK  # the others have stalled
+            rows, G = rows[ok], G_new[ok]
+        converged[rows[np.max(np.abs(G), axis=1) <= self.tol]] = True
+        return h, it, converged, dq
 
     def levenberg_marquardt(self, h, candidates, max_iters, bar, merge_tol):
         """Minimise q from ``h`` (the candidates' states) to a local minimum. Iterates
@@ -471,52 +464,6 @@ class _Solver:
             active = np.sort(kept)
         done = np.max(np.abs(G), axis=1) <= self.tol
         return h, it, converged | done, dq, merged & ~done
-
-
-class _NewtonBalls:
-    """Balls around found fixed points from which Newton provably converges to them.
-
-    With ``beta = ||dG/dh(x*)^-1||`` and ``L`` a Lipschitz constant of ``dG/dh``,
-    Newton's method converges to ``x*`` from every start closer than
-    ``2 / (3 beta L)`` (Traub & Wozniakowski 1979). Starts and iterates inside such a
-    ball are assigned to its fixed point without further iterations.
-    """
-
-    def __init__(self, solver, lipschitz):
-        self.solver, self.L = solver, lipschitz
-        N, n_in = solver.d.n_units, solver.d.n_inputs
-        self.centers, self.radii, self.inputs = np.empty((0, N)), np.empty(0), np.empty((0, n_in))
-
-    def add(self, points, rows):
-        if self.L is None or not len(points):
-            return
-        inside = self._owner(points, rows) >= 0
-        points, rows = points[~inside], rows[~inside]
-        if not len(points):
-            return
-        sigma_min = np.linalg.svd(self.solver.JG(points, rows), compute_uv=False)[:, -1]
-        radii = np.inf if self.L == 0 else 0.99 * 2 * sigma_min / (3 * self.L)
-        self.centers = np.concatenate([self.centers, points])
-        self.radii = np.concatenate([self.radii, np.broadcast_to(radii, len(points))])
-        self.inputs = np.concatenate([self.inputs, self.solver.x[rows]])
-
-    def _owner(self, points, rows):
-        """Index of a ball holding each point under its input, or -1."""
-        if not len(self.centers) or not len(points):
-            return np.full(len(points), -1)
-        d2 = (np.sum(points ** 2, axis=1)[:, None] + np.sum(self.centers ** 2, axis=1)
-              - 2 * points @ self.centers.T)
-        same_input = np.all(self.solver.x[rows][:, None, :] == self.inputs[None], axis=2)
-        inside = same_input & (d2 < self.radii ** 2)
-        return np.where(inside.any(axis=1), inside.argmax(axis=1), -1)
-
-    def claim(self, h, rows, converged):
-        """Assign the rows inside a ball to its fixed point; return the other rows."""
-        owner = self._owner(h[rows], rows)
-        claimed = owner >= 0
-        h[rows[claimed]] = self.centers[owner[claimed]]
-        converged[rows[claimed]] = True
-        return rows[~claimed]
 
 
 def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marginal_tol, pool):
