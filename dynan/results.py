@@ -16,6 +16,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .tasks import condition_mask
+
 SCHEMA_VERSION = 1
 
 
@@ -248,13 +250,7 @@ class Results:
         >>> res.select(trial_type="SL").hidden.shape               # doctest: +SKIP
         (100, 200, 128)
         """
-        table = self.conditions
-        mask = np.ones(len(self), dtype=bool)
-        for name, value in conditions.items():
-            if name not in table:
-                raise ValueError(f"no condition column {name!r}; columns are {sorted(table)}")
-            mask &= table[name] == value
-        rows = np.flatnonzero(mask)
+        rows = np.flatnonzero(condition_mask(self.conditions, conditions))
         return Results(self.file, _index=rows if self._index is None else self._index[rows])
 
     def __len__(self):

@@ -137,12 +137,17 @@ class Trials:
         --------
         >>> go = tasks.tdnms(30, seed=0).select(go=True)     # doctest: +SKIP
         """
-        mask = np.ones(len(self), dtype=bool)
-        for name, value in conditions.items():
-            if name not in self.conditions:
-                raise ValueError(f"no condition column {name!r}; columns are {sorted(self.conditions)}")
-            mask &= self.conditions[name] == value
-        return self[mask]
+        return self[condition_mask(self.conditions, conditions)]
+
+
+def condition_mask(table, conditions):
+    """Boolean mask of the rows of a condition table whose columns equal ``conditions``."""
+    mask = np.ones(len(table["trial_type"]), dtype=bool)
+    for name, value in conditions.items():
+        if name not in table:
+            raise ValueError(f"no condition column {name!r}; columns are {sorted(table)}")
+        mask &= table[name] == value
+    return mask
 
 
 # --- temporal delayed non-match-to-sample ----------------------------------------------------
