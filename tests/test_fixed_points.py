@@ -134,17 +134,17 @@ def test_slow_points_are_kept_apart_with_their_speed(rng):
     assert len(none_kept.slow_points) == 0  # q = 5e-3 is above the threshold
 
 
-def test_autodiff_cells_gru(tmp_path, rng):
-    import keras
+@pytest.mark.parametrize("kind", ["gru", "lstm", "custom_two_state"])
+def test_autodiff_cells(kind, tmp_path, rng):
+    from keras_models import make_model
 
-    model = keras.Sequential([keras.Input((None, 2)), keras.layers.GRU(6, return_sequences=True)])
-    model.set_weights([0.8 * rng.normal(size=w.shape) for w in model.get_weights()])
-    model.save(tmp_path / "gru.keras")
-    d = dynan.load(tmp_path / "gru.keras").dynamics
-    fps = find_fixed_points(d, rng.uniform(-1, 1, size=(64, 6)), [0.2, -0.1], progress=False)
+    make_model(kind).save(tmp_path / "m.keras")
+    d = dynan.load(tmp_path / "m.keras").dynamics
+    x = np.array([0.2, -0.1, 0.3])
+    fps = find_fixed_points(d, rng.uniform(-1, 1, size=(48, d.n_units)), x, progress=False)
     assert len(fps) >= 1
-    assert np.abs(d.step(fps.xstar, [0.2, -0.1]) - fps.xstar).max() <= 1e-10
-    np.testing.assert_allclose(fps.J_xstar, d.jacobian(fps.xstar, [0.2, -0.1]))
+    assert np.abs(d.step(fps.xstar, x) - fps.xstar).max() <= 1e-10
+    np.testing.assert_allclose(fps.J_xstar, d.jacobian(fps.xstar, x))
 
 
 def test_linearization_fields(flipflop):
