@@ -249,8 +249,7 @@ DESCRIPTION = ("fixed points of h -> F(h, inputs); J_xstar[k, i, j] = dF_i/dh_j;
 
 def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_slow_q=1e-4,
                       unique_tol=1e-6, slow_unique_tol=1e-3, max_iters=50, dt=1.0,
-                      marginal_tol=1e-2, labels=None,
-                      progress=None):
+                      marginal_tol=1e-2, labels=None, progress=None):
     """Find the fixed and slow points of ``dynamics`` from the given starts.
 
     Parameters
@@ -270,7 +269,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
         The same for slow points, which lie in flat valleys of ``q`` and are
         located less sharply.
     max_iters : int, default 50
-        Iterations per phase (Newton, then Levenberg-Marquardt).
+        Iterations per phase (Newton on G, then the minimisation of q).
     dt : float, default 1.0
         Time step for the time constants.
     marginal_tol : float, default 1e-2
@@ -314,7 +313,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
         solver = _Solver(dynamics, x, tol, pool)
         h, it, converged, dq = solver.newton(h0, max_iters, bar)
         candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
-        h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.levenberg_marquardt(
+        h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.minimize_speed(
             h[candidates], candidates, max_iters, bar, slow_unique_tol)
         h[candidates], it[candidates], dq[candidates] = h_lm, it[candidates] + it_lm, dq_lm
         converged[np.flatnonzero(candidates)[conv_lm]] = True
@@ -330,7 +329,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
 
 
 class _Solver:
-    """Batched Newton and Levenberg-Marquardt on ``G(h) = F(h, x) - h``."""
+    """Batched Newton on ``G(h) = F(h, x) - h`` and on the speed ``q = 1/2 ||G||^2``."""
 
     def __init__(self, dynamics, x, tol, pool):
         self.d, self.x, self.tol, self.pool = dynamics, x, tol, pool
@@ -424,9 +423,9 @@ class _Solver:
         converged[rows[np.max(np.abs(G), axis=1) <= self.tol]] = True
         return h, it, converged, dq
 
-    def levenberg_marquardt(self, h, candidates, max_iters, bar, merge_tol):
-        """Minimise q from ``h`` (the candidates' states) to a local minimum. Iterates
-        that come within ``merge_tol`` of one with a lower q are merged into it."""
+    def minimize_speed(self, h, candidates, max_iters, bar, merge_tol):
+        """Damped Newton on q from ``h`` (the candidates' states) to a local minimum.
+        Iterates that come within ``merge_tol`` of one with a lower q are merged into it."""
         B = len(h)
         h = h.copy()
         rows_all = np.flatnonzero(candidates)
