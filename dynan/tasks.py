@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Trials:
     """Labelled trials: inputs, targets, a condition table and epochs.
 
@@ -109,6 +109,11 @@ class Trials:
 
     def __len__(self):
         return self.inputs.shape[0]
+
+    def __repr__(self):
+        task = f" {self.task}" if self.task else ""
+        return (f"<Trials{task}: {len(self)} trials x {self.n_time} bins (dt {self.dt} s), inputs "
+                f"{list(self.input_names)}, types {list(self.trial_types)}>")
 
     def __getitem__(self, index):
         """The trials at an index, slice, index array or boolean mask."""

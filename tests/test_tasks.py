@@ -104,6 +104,8 @@ def test_trials_from_arrays_and_selection():
     assert len(trials[1:3]) == 2 and len(trials[np.array([True, False, False, True])]) == 2
     assert len(trials[0]) == 1
     assert Trials.from_arrays(inputs).trial_types == ("all",)
+    assert repr(tasks.tdnms(3, seed=0)) == ("<Trials tdnms: 3 trials x 200 bins (dt 0.05 s), inputs "
+                                            "['light', 'odor'], types ['LS', 'SL', 'SS']>")
     with pytest.raises(ValueError, match=r"no condition column 'color'; columns are \['coherence', 'trial_type'\]"):
         trials.select(color="red")
 
