@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import results
+from .analysis import _noise_std
 from .tasks import Trials
 
 #: Compression of targets (mostly constant). Hidden states, outputs and noisy inputs are
@@ -79,8 +80,8 @@ def _write(f, analysis, trials, *, noise, seed, batch_size, progress):
                   COMPRESSION)
     hidden = per_trial("hidden", d.n_units, ["trial", "time", "state"])
     outputs = per_trial("outputs", d.n_outputs, ["trial", "time", "output"])
-    std = noise if noise is not True else d.noise_std
-    group.attrs.update({"noise_std": float(std or 0.0), "seed": -1 if seed is None else int(seed)})
+    group.attrs.update({"noise_std": _noise_std(noise, d.noise_std),
+                        "seed": -1 if seed is None else int(seed)})
 
     with tqdm(total=n_trials, unit="trial", desc="record", disable=_hide(progress)) as bar:
         for rows, h, y in analysis.simulate(trials, noise=noise, seed=seed, batch_size=batch_size):
