@@ -66,6 +66,7 @@ class Dynamics(ABC):
     state_parts: tuple
     initial_state: np.ndarray
     noise_std: float = 0.0
+    _readout = None  # a Readout applied to rates(h), or None for the rates themselves
 
     def step(self, h, x, noise=None):
         """Advance states one time step.

@@ -106,7 +106,7 @@ class SlowValley(Dynamics):
     initial_state = np.zeros(2)
 
     def __init__(self, eps):
-        self.eps, self._readout = eps, None
+        self.eps = eps
 
     def rates(self, h):
         return h
