@@ -57,6 +57,9 @@ def _silu_second(z):
     return s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s))
 
 
+#: The odd activations, f(-z) = -f(z).
+ODD = frozenset({"linear", "tanh", "softsign"})
+
 #: name -> second derivative, for the activations whose first derivative is smooth.
 SECOND_DERIVATIVES = {
     "linear": np.zeros_like,

@@ -149,6 +149,11 @@ class Dynamics(ABC):
             h = hidden[:, t] = self._step(h, inputs[:, t], None if noise is None else noise[:, t])
         return hidden
 
+    def is_odd(self, x):
+        """Whether ``F(-h, x) = -F(h, x)`` for every ``h``, for each input row of ``x``
+        (B, n_in); the mirror image of a fixed point is then one too."""
+        return np.zeros(len(x), dtype=bool)
+
     def speed_hessian_term(self, h, x, G):
         """The second-order part ``sum_i G_i d2G_i/dh2`` of the Hessian of the speed
         ``q = 1/2 ||G||^2``, ``G = F(h, x) - h``, for batches (B, N, N); None when not
@@ -238,6 +243,11 @@ class LeakyDynamics(Dynamics):
 
     def rates(self, h):
         return h if self.leak == "rate" else self._f(np.asarray(h, dtype=float))
+
+    def is_odd(self, x):
+        if self.activation not in activations.ODD:
+            return np.zeros(len(x), dtype=bool)
+        return np.all(np.asarray(x, dtype=float) @ self.W_in + self.b == 0, axis=1)
 
     def speed_hessian_term(self, h, x, G):
         second = activations.SECOND_DERIVATIVES.get(self.activation)

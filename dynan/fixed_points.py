@@ -15,6 +15,11 @@ line search on the speed ``q(h) = 1/2 ||G(h)||^2``. A start ends as
   above numerical zero and at most ``max_slow_q`` are the slow points, reported
   apart with their ``q``; a candidate that reaches ``tol`` joins the fixed points.
 
+Where the update is odd, ``F(-h, x) = -F(h, x)`` (an odd activation such as tanh and
+no external drive, as in Hopfield and random networks without biases), the mirror
+image of every point found is a point too: the search adds the mirrors it did not
+reach, each checked against ``tol``.
+
 Points closer than ``unique_tol`` (2-norm; ``slow_unique_tol`` for slow points) are
 one point, represented by the one with the lowest ``q``. No other rule removes points.
 The linear algebra runs in cache-sized chunks on two threads.
@@ -320,6 +325,8 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
         q = solver.q(h, slice(None))
         slow = candidates & ~converged & (q <= max_slow_q)
         slow[np.flatnonzero(candidates)[merged_lm]] = False
+        h, x, h0, q, dq, it, labels, converged, slow = _add_mirrors(
+            dynamics, tol, h, x, h0, q, dq, it, labels, converged, slow)
         bar.update(bar.total - bar.n)
         fixed = _linearize(dynamics, h, x, h0, q, dq, it, labels, converged, unique_tol, dt,
                            marginal_tol, pool)
@@ -463,6 +470,26 @@ class _Solver:
             active = np.sort(kept)
         done = np.max(np.abs(G), axis=1) <= self.tol
         return h, it, converged | done, dq, merged & ~done
+
+
+def _add_mirrors(dynamics, tol, h, x, h0, q, dq, it, labels, converged, slow):
+    """Append the mirror image of every fixed and slow point whose update is odd.
+
+    When ``F(-h, x) = -F(h, x)`` (an odd activation and no external drive), ``-x*`` is a
+    fixed (slow) point whenever ``x*`` is; each mirror is checked against ``tol`` all
+    the same, and duplicates of points already found go at the uniqueness step.
+    """
+    rows = np.flatnonzero((converged | slow) & dynamics.is_odd(x))
+    if not len(rows):
+        return h, x, h0, q, dq, it, labels, converged, slow
+    mirror = -h[rows]
+    G = dynamics.step(mirror, x[rows]) - mirror
+    ok = np.where(converged[rows], np.max(np.abs(G), axis=1) <= tol, True)
+    rows, mirror, q_mirror = rows[ok], mirror[ok], 0.5 * np.sum(G[ok] ** 2, axis=1)
+    join = lambda a, b: np.concatenate([a, b])  # noqa: E731
+    return (join(h, mirror), join(x, x[rows]), join(h0, -h0[rows]), join(q, q_mirror),
+            join(dq, dq[rows]), join(it, it[rows]), join(labels, labels[rows]),
+            join(converged, converged[rows]), join(slow, slow[rows]))
 
 
 def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marginal_tol, pool):

@@ -199,3 +199,19 @@ def test_bad_input():
     an = dynan.from_weights(np.zeros((1, 3)), np.eye(3), np.zeros(3))
     with pytest.raises(ValueError, match=r"no recording to draw initial states from: call record\(trials\)"):
         an.fixed_points()
+
+
+def test_mirror_images_complete_odd_networks():
+    d = fpf_test_network(2)  # tanh and no drive: F(-h) = -F(h)
+    start = np.array([[0.9, -0.8]])
+    fps = find_fixed_points(d, start, progress=False)  # one start reaches one memory ...
+    assert d.is_odd(np.zeros((1, 1)))[0] and len(fps) == 2  # ... and its mirror is added
+    np.testing.assert_allclose(fps.xstar[0], -fps.xstar[1], atol=1e-15)
+    np.testing.assert_array_equal(np.sort(fps.x_init[:, 0]), [-0.9, 0.9])  # the mirror's start
+    np.testing.assert_array_equal(np.sign(fps.x_init), np.sign(fps.xstar))  # is mirrored too
+    assert np.abs(d.step(fps.xstar, [0.0]) - fps.xstar).max() <= 1e-10
+    biased = dynan.from_weights(np.zeros((1, 2)), d.W_rec, np.array([0.1, 0.0]), gamma=1.0).dynamics
+    assert not biased.is_odd(np.zeros((1, 1)))[0]
+    assert len(find_fixed_points(biased, start, progress=False)) == 1
+    driven = dynan.from_weights(np.ones((1, 2)), d.W_rec, np.zeros(2)).dynamics
+    assert not driven.is_odd(np.ones((1, 1)))[0] and driven.is_odd(np.zeros((1, 1)))[0]
