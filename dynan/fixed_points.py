@@ -22,7 +22,11 @@ reach, each checked against ``tol``.
 
 Points closer than ``unique_tol`` (2-norm; ``slow_unique_tol`` for slow points) are
 one point, represented by the one with the lowest ``q``. No other rule removes points.
-The linear algebra runs in cache-sized chunks on two threads.
+
+The linear algebra runs in cache-sized chunks on two threads. Where the dynamics can
+solve Newton's systems without the Jacobian (``Dynamics.solve_newton``: Woodbury's
+identity for weights that are low rank plus a multiple of the identity, as in Hopfield
+and low-rank networks), they do; equal Jacobians are decomposed once.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -361,6 +365,11 @@ class _Solver:
         Computed in chunks small enough to stay in cache, spread over two threads
         (NumPy and LAPACK release the GIL); singular systems fall back to least squares.
         """
+        if lam is None:
+            step = self.d.solve_newton(h, self.x[rows], -G)
+            if step is not None:
+                return step, None
+
         def chunk(s):
             J = self.JG(h[s], rows[s])
             grad = None if lam is None else np.einsum("bji,bj->bi", J, G[s])
@@ -506,11 +515,13 @@ def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marg
         J = dynamics.jacobian(h[idx], x[idx])
         B_in = dynamics.input_jacobian(h[idx], x[idx])
         F = dynamics.step(h[idx], x[idx])
-        chunks = np.array_split(np.arange(K), 2)
-        parts = list(pool.map(lambda c: _eig(J[c]), chunks))
-        vals = np.concatenate([p[0] for p in parts])
-        right = np.concatenate([p[1] for p in parts])
-        left = np.concatenate([p[2] for p in parts])
+        # equal Jacobians (mirror images in odd networks) are decomposed once
+        first = {}
+        which = np.array([first.setdefault(j.tobytes(), k) for k, j in enumerate(J)])
+        distinct = np.unique(which)
+        parts = list(pool.map(_eig, np.array_split(J[distinct], 2)))
+        position = np.searchsorted(distinct, which)
+        vals, right, left = (np.concatenate([p[i] for p in parts])[position] for i in range(3))
     else:
         J, B_in, F = np.empty((0, N, N)), np.empty((0, N, dynamics.n_inputs)), np.empty((0, N))
         vals, right, left = np.empty((0, N), complex), np.empty((0, N, N), complex), np.empty((0, N, N), complex)

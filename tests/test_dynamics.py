@@ -167,3 +167,20 @@ def test_second_derivatives(rng):
     for name, second in activations.SECOND_DERIVATIVES.items():
         df = activations.ACTIVATIONS[name][1]
         np.testing.assert_allclose(second(z), (df(z + 1e-6) - df(z - 1e-6)) / 2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("leak", ["rate", "current"])
+@pytest.mark.parametrize("c", [0.0, -0.3, 0.7])
+def test_newton_solve_by_woodbury_on_low_rank_weights(rng, leak, c):
+    n, rank = 40, 3
+    W = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, n)) / n + c * np.eye(n)
+    d = dynan.from_weights(rng.normal(size=(2, n)), W, rng.normal(size=n), gamma=0.3, leak=leak).dynamics
+    h, x, rhs = 0.5 * rng.normal(size=(6, n)), rng.normal(size=(6, 2)), rng.normal(size=(6, n))
+    fast = d.solve_newton(h, x, rhs)
+    dense = np.linalg.solve(d.jacobian(h, x) - np.eye(n), rhs[..., None])[..., 0]
+    np.testing.assert_allclose(fast, dense, rtol=1e-9, atol=1e-9 * np.abs(dense).max())
+
+
+def test_no_woodbury_for_full_rank_weights(rng):
+    d = random_network(rng).dynamics
+    assert d.solve_newton(np.zeros((2, N)), np.zeros((2, N_IN)), np.ones((2, N))) is None
