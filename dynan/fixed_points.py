@@ -466,8 +466,8 @@ class _Solver:
             better = q1 < q0
             take = active[better]
             h[take], G[take], dq[take] = trial[better], G_trial[better], (q0 - q1)[better]
-            lam[take] /= 10
-            lam[active[~better]] *= 10
+            lam[take] /= 2
+            lam[active[~better]] *= 4
             it[active] += 1
             # a local minimum: q stops falling, or the gradient vanishes
             flat = (~better & (lam[active] > 1e6)) | (better & (q0 - q1 <= 1e-10 * q0)) | \
