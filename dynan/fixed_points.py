@@ -470,7 +470,8 @@ class _Solver:
             lam[active[~better]] *= 4
             it[active] += 1
             # a local minimum: q stops falling, or the gradient vanishes
-            flat = (~better & (lam[active] > 1e6)) | (better & (q0 - q1 <= 1e-10 * q0)) | \
+            small_step = np.linalg.norm(step, axis=1) <= 1e-9 * (1 + np.linalg.norm(trial, axis=1))
+            flat = (~better & (lam[active] > 1e6)) | (better & small_step) | \
                    (np.linalg.norm(g, axis=1) <= 1e-12 * (1 + np.sqrt(q0)))
             active = active[~flat]
             by_q = active[np.argsort(np.sum(G[active] ** 2, axis=1))]
