@@ -159,10 +159,10 @@ class Dynamics(ABC):
         (B, n_in); the mirror image of a fixed point is then one too."""
         return np.zeros(len(x), dtype=bool)
 
-    def speed_hessian_term(self, h, x, G):
-        """The second-order part ``sum_i G_i d2G_i/dh2`` of the Hessian of the speed
-        ``q = 1/2 ||G||^2``, ``G = F(h, x) - h``, for batches (B, N, N); None when not
-        available (the search then uses Gauss-Newton)."""
+    def speed_derivatives(self, h, x, G):
+        """Gradient (B, N) and Hessian (B, N, N) of the speed ``q = 1/2 ||G||^2``,
+        ``G = F(h, x) - h`` (given), where the dynamics have them in closed form;
+        None otherwise (the search then uses Gauss-Newton)."""
         return None
 
     @abstractmethod
@@ -233,6 +233,7 @@ class LeakyDynamics(Dynamics):
         self.W_in = np.asarray(W_in, dtype=float)
         self.W_rec = np.asarray(W_rec, dtype=float)
         self._W_rec_T = np.ascontiguousarray(self.W_rec.T)  # rows of J, contiguous
+        self._W_W_T = self.W_rec @ self.W_rec.T
         self._low_rank = None  # (U, V, c) with W_rec = U V^T + c I, False if not; found lazily
         self.b = np.asarray(b, dtype=float)
         self.gamma = float(gamma)
@@ -276,18 +277,32 @@ class LeakyDynamics(Dynamics):
             return np.zeros(len(x), dtype=bool)
         return np.all(np.asarray(x, dtype=float) @ self.W_in + self.b == 0, axis=1)
 
-    def speed_hessian_term(self, h, x, G):
+    def speed_derivatives(self, h, x, G):
         second = activations.SECOND_DERIVATIVES.get(self.activation)
         if second is None:
             return None
-        g = self.gamma
-        if self.leak == "rate":  # d2G_i = g f''(z_i) w_i w_i^T, w_i = W_rec[:, i]
-            return g * np.matmul(self.W_rec * (G * second(self._drive(h, x)))[:, None, :],
-                                 self._W_rec_T)
-        out = np.zeros((len(h), self.n_units, self.n_units))  # d2G_i = g diag(f''(u) W[:, i])
+        g, W, W_T = self.gamma, self.W_rec, self._W_rec_T
         diagonal = np.arange(self.n_units)
-        out[:, diagonal, diagonal] = g * second(h) * (G @ self._W_rec_T)
-        return out
+        if self.leak == "rate":
+            # dG/dh = g (D W^T - I): gradient g (W (d G) - G); Hessian
+            # g^2 (W diag(d^2 + G f''/g) W^T - W D - D W^T + I), as d2G_i = g f''(z_i) w_i w_i^T
+            z = self._drive(h, x)
+            d = self._df(z)
+            gradient = g * ((d * G) @ W_T - G)
+            WD = W * d[:, None, :]
+            H = np.matmul(W * (d ** 2 + G * second(z) / g)[:, None, :], W_T)
+            H -= WD + WD.transpose(0, 2, 1)
+        else:
+            # dG/du = g (W^T D - I): gradient g (d (W G) - G); Hessian
+            # g^2 (D W W^T D - D W - W^T D + I) + g diag(f''(u) (W G)), as d2G_i = g diag(f'' W[:, i])
+            d = self._df(h)
+            WG = G @ W_T
+            gradient = g * (d * WG - G)
+            DW = d[:, :, None] * W
+            H = d[:, :, None] * self._W_W_T * d[:, None, :] - DW - DW.transpose(0, 2, 1)
+            H[:, diagonal, diagonal] += second(h) * WG / g
+        H[:, diagonal, diagonal] += 1
+        return gradient, g ** 2 * H
 
     def _drive(self, h, x):
         """Everything inside the activation (rate) or the leak (current)."""

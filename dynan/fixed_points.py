@@ -7,11 +7,11 @@ line search on the speed ``q(h) = 1/2 ||G(h)||^2``. A start ends as
 - a **fixed point** once ``max|F(h, x) - h| <= tol`` (1e-10 by default): every
   reported fixed point meets this bound;
 - a **slow point candidate** when Newton stalls (its step has to be cut to 1/16
-  or less three times in a row, or cannot lower ``q`` at all, as happens where
+  or less four times in a row, or cannot lower ``q`` at all, as happens where
   ``dG/dh`` is nearly singular) or runs out of iterations. Candidates with ``q``
   within ten times ``max_slow_q`` are taken to a local minimum of ``q`` by a
   damped Newton method on ``q`` itself, with its exact Hessian where the dynamics
-  provide the second-order term (Levenberg-Marquardt otherwise). Minima with ``q``
+  give it in closed form (``Dynamics.speed_derivatives``; Levenberg-Marquardt otherwise). Minima with ``q``
   above numerical zero and at most ``max_slow_q`` are the slow points, reported
   apart with their ``q``; a candidate that reaches ``tol`` joins the fixed points.
 
@@ -37,8 +37,9 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 STABILITY = ("stable", "marginal", "saddle", "unstable")
-#: Newton stalls after SHORT_STREAK iterations in a row whose step was cut below SHORT_STEP.
-SHORT_STEP, SHORT_STREAK = 1 / 16, 3
+#: Newton stalls after SHORT_STREAK iterations in a row whose step was cut below SHORT_STEP
+#: (steps are cut by 4 at a time: below 1/4 means to 1/16 or less).
+SHORT_STEP, SHORT_STREAK = 1 / 4, 4
 #: Jacobian entries handled at once: chunks this small stay in cache (and in the heap).
 CHUNK_ELEMENTS = 2**20
 
@@ -359,8 +360,8 @@ class _Solver:
 
     def directions(self, h, rows, G, lam=None):
         """Newton steps ``-dG/dh^-1 G`` or, given damping ``lam``, damped Newton steps on
-        q, ``-(H + lam max|diag H| I)^-1 J^T G`` with H the Hessian of q (``J^T J`` plus
-        the dynamics' second-order term where it has one), and the gradient of q.
+        q, ``-(H + lam max|diag H| I)^-1 J^T G`` with H the Hessian of q (its Gauss-Newton
+        part ``J^T J`` where the dynamics have no closed form), and the gradient of q.
 
         Computed in chunks small enough to stay in cache, spread over two threads
         (NumPy and LAPACK release the GIL); singular systems fall back to least squares.
@@ -371,15 +372,17 @@ class _Solver:
                 return step, None
 
         def chunk(s):
-            J = self.JG(h[s], rows[s])
-            grad = None if lam is None else np.einsum("bji,bj->bi", J, G[s])
             if lam is None:
-                A, b = J, -G[s]
+                A, b, grad = self.JG(h[s], rows[s]), -G[s], None
             else:
-                A, b = np.matmul(J.transpose(0, 2, 1), J), -grad
-                second = self.d.speed_hessian_term(h[s], self.x[rows[s]], G[s])
-                if second is not None:  # the full Hessian of q: Newton, not Gauss-Newton
-                    A += second
+                exact = self.d.speed_derivatives(h[s], self.x[rows[s]], G[s])
+                if exact is None:  # Gauss-Newton
+                    J = self.JG(h[s], rows[s])
+                    grad = np.einsum("bji,bj->bi", J, G[s])
+                    A = np.matmul(J.transpose(0, 2, 1), J)
+                else:
+                    grad, A = exact
+                b = -grad
                 diag = np.abs(A[:, self.diagonal, self.diagonal])
                 A[:, self.diagonal, self.diagonal] += (lam[s] * diag.max(axis=1))[:, None]
             try:

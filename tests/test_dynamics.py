@@ -146,19 +146,22 @@ def test_run_rejects_bad_input(rng):
 
 @pytest.mark.parametrize("leak", ["rate", "current"])
 @pytest.mark.parametrize("activation", sorted(activations.SECOND_DERIVATIVES))
-def test_speed_hessian_matches_differences_of_the_gradient(rng, activation, leak):
+def test_speed_derivatives_match_differences(rng, activation, leak):
     d = random_network(rng, gamma=0.4, activation=activation, leak=leak).dynamics
     h, x = 0.5 * rng.normal(size=(3, N)), rng.normal(size=(3, N_IN))
 
-    def grad_q(hh):
-        G = d.step(hh, x) - hh
-        JG = d.jacobian(hh, x) - np.eye(N)
-        return np.einsum("bji,bj->bi", JG, G)
+    def speed(hh):
+        return 0.5 * np.sum((d.step(hh, x) - hh) ** 2, axis=1)
 
-    G = d.step(h, x) - h
+    def gradient(hh):
+        return d.speed_derivatives(hh, x, d.step(hh, x) - hh)[0]
+
+    grad, hessian = d.speed_derivatives(h, x, d.step(h, x) - h)
     JG = d.jacobian(h, x) - np.eye(N)
-    hessian = np.matmul(JG.transpose(0, 2, 1), JG) + d.speed_hessian_term(h, x, G)
-    H_fd, _ = fd_jacobians(lambda hh, xx: grad_q(hh), h, x)
+    np.testing.assert_allclose(grad, np.einsum("bji,bj->bi", JG, d.step(h, x) - h), atol=1e-12, rtol=1e-10)
+    grad_fd, _ = fd_jacobians(lambda hh, xx: speed(hh)[:, None], h, x)
+    np.testing.assert_allclose(grad, grad_fd[:, 0], atol=1e-6, rtol=1e-7)
+    H_fd, _ = fd_jacobians(lambda hh, xx: gradient(hh), h, x)
     np.testing.assert_allclose(hessian, H_fd, atol=1e-6, rtol=1e-7)
 
 
