@@ -348,7 +348,7 @@ class _Solver:
         self.diagonal = np.arange(dynamics.n_units)
 
     def G(self, h, rows):
-        return self.d.step(h, self.x[rows]) - h
+        return self.d._step(h, self.x[rows], None) - h  # shapes are known good here
 
     def q(self, h, rows):
         return 0.5 * np.sum(self.G(h, rows) ** 2, axis=1)
@@ -391,7 +391,7 @@ class _Solver:
                 step = np.stack([np.linalg.lstsq(a, v, rcond=None)[0] for a, v in zip(A, b)])
             return step, grad
 
-        size = max(1, CHUNK_ELEMENTS // self.d.n_units ** 2)
+        size = max(1, min(CHUNK_ELEMENTS // self.d.n_units ** 2, -(-len(h) // 2)))  # both threads
         parts = list(self.pool.map(chunk, [slice(i, i + size) for i in range(0, len(h), size)]))
         steps = np.concatenate([p[0] for p in parts])
         return steps, None if lam is None else np.concatenate([p[1] for p in parts])
