@@ -7,7 +7,7 @@ known count, and the speed-up over FixedPointFinder's time on this machine (issu
 Then how the time grows with the number of units N (random networks built like random_N128)
 and with the number of starts.
 
-Run:  python tests/benchmarks/bench_fixed_points.py [--nets DIR] [--repeats 3]
+Run:  python tests/benchmarks/bench_fixed_points.py [--nets DIR] [--repeats 5]  (best of 5)
 """
 
 import argparse
@@ -50,7 +50,7 @@ def random_network(n, seed=0, n_trials=256, n_steps=100, n_starts=1024):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nets", type=Path, default=ROOT.parent / "shared" / "bench" / "nets")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     print(f"{'network':<14}{'N':>5}{'seconds':>10}{'FPF s':>8}{'speed-up':>10}{'fixed':>7}"
