@@ -18,6 +18,7 @@ from .dynamics import CellDynamics, Dynamics, LeakyDynamics
 from .fixed_points import FixedPoints, find_fixed_points
 from .loading import ModelError, example_model, from_weights, load
 from .results import Results
+from .spectrum import Spectrum, spectrum
 from .tasks import Trials
 
 try:
@@ -26,4 +27,4 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = ["Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "ModelError",
-           "Results", "Trajectories", "Trials", "__version__", "example_model", "find_fixed_points", "from_weights", "load", "tasks"]
+           "Results", "Spectrum", "Trajectories", "Trials", "__version__", "example_model", "find_fixed_points", "from_weights", "load", "spectrum", "tasks"]

@@ -187,6 +187,83 @@ class Analysis:
             starts = np.tile(starts, (len(names), 1))
         return find_fixed_points(d, starts, inputs, labels=labels, **options)
 
+    def pca(self, *, n_components=10, fit_on="all", by="trial_type", batch_size=None):
+        """PCA of the recorded hidden states, by trial type (or any condition columns).
+
+        Stored in the recording's results file under ``/pca``.
+
+        Parameters
+        ----------
+        n_components : int, default 10
+        fit_on : {"all", "condition_means"}, default "all"
+            Every trial and time bin, or the mean trajectory of each group (the
+            common choice in papers).
+        by : str or sequence of str, default "trial_type"
+            Condition column(s) that define the groups.
+        batch_size : int, optional
+            Trials read at once.
+
+        Returns
+        -------
+        TrialPCA
+
+        Examples
+        --------
+        >>> an.record(dynan.tasks.tdnms(300, seed=0), "tdnms.h5")       # doctest: +SKIP
+        >>> p = an.pca(n_components=3, fit_on="condition_means")         # doctest: +SKIP
+        >>> p.transform(fps.xstar)                                       # doctest: +SKIP
+        """
+        from .pca import pca_by_condition
+
+        if self.results is None:
+            raise ValueError("no recording to analyse: call record(trials) first")
+        result = pca_by_condition(self.results, n_components=n_components, fit_on=fit_on, by=by,
+                                  batch_size=batch_size)
+        self._store("pca", result.write)
+        return result
+
+    def spectrum(self):
+        """Eigenspectra of ``W_rec`` and of the leaky update's linear map.
+
+        Leaky and vanilla networks only. Stored in the recording's results file
+        under ``/spectrum`` when there is one; time constants are in seconds when
+        the recording knows ``dt``.
+
+        Returns
+        -------
+        Spectrum
+        """
+        from .spectrum import spectrum
+
+        d = self.dynamics
+        if not hasattr(d, "W_rec"):
+            raise ValueError(f"spectrum needs a leaky or vanilla network (recurrent weights "
+                             f"W_rec); this one has {type(d).__name__} dynamics")
+        dt = None if self.results is None else float(self.results.attrs["dt"])
+        result = spectrum(d.W_rec, d.gamma, dt)
+        if self.results is not None:
+            self._store("spectrum", result.write)
+        return result
+
+    def _store(self, name, write):
+        """Write group ``name`` into the recording's results file, replacing it."""
+        from .results import Results, rewrite_h5
+
+        path = self.results.path
+        if path is None:  # in memory
+            if name in self.results.file:
+                del self.results.file[name]
+            write(self.results.file.create_group(name))
+            return
+        self.results.close()
+        try:
+            with rewrite_h5(path) as f:
+                if name in f:
+                    del f[name]
+                write(f.create_group(name))
+        finally:
+            self.results = Results(path)
+
     def simulate(self, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
         """Yield ``(rows, hidden, outputs)`` batch by batch: the engine of :meth:`run`.
 

@@ -238,9 +238,24 @@ class Results:
         """The fixed points stored under ``name`` (see :meth:`FixedPoints.save`)."""
         from .fixed_points import FixedPoints
 
+        return FixedPoints.read(self._group(name))
+
+    def pca(self):
+        """The PCA stored by :meth:`Analysis.pca`."""
+        from .pca import TrialPCA
+
+        return TrialPCA.read(self._group("pca"))
+
+    def spectrum(self):
+        """The spectra stored by :meth:`Analysis.spectrum`."""
+        from .spectrum import Spectrum
+
+        return Spectrum.read(self._group("spectrum"))
+
+    def _group(self, name):
         if name not in self.file:
             raise KeyError(f"{self.file.filename} holds no {name!r}; groups: {sorted(self.file)}")
-        return FixedPoints.read(self.file[name])
+        return self.file[name]
 
     def select(self, **conditions):
         """The results of the trials whose conditions equal the given values.

@@ -1,0 +1,228 @@
+"""PCA of recorded hidden trajectories, by trial type or any condition columns.
+
+Everything streams over the recording in batches of trials: the fit (for
+``fit_on="all"``, the exact covariance is accumulated in float64), the
+condition means and the projections. The fitted model is a scikit-learn ``PCA``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from .results import read_column, write_column
+
+FIT_ON = ("all", "condition_means")
+
+
+@dataclass(eq=False)
+class TrialPCA:
+    """PCA of hidden states, with trajectories summarised by condition.
+
+    Attributes
+    ----------
+    pca : sklearn.decomposition.PCA
+        The fitted model (``components_``, ``mean_``, ``explained_variance_ratio_``, ...).
+    fit_on : {"all", "condition_means"}
+    by : tuple of str
+        The condition columns that define the groups.
+    groups : ndarray (G, len(by)) of str
+        The value of each column for each group.
+    group_of_trial : ndarray (trials,) of int
+        Index into ``groups`` of every trial.
+    projections : ndarray (trials, time, k), float32
+        Every trial's trajectory in PC space.
+    condition_means : ndarray (G, time, k)
+        Mean trajectory of each group in PC space.
+    condition_sem : ndarray (G, time, k)
+        Its standard error across the group's trials (0 for single-trial groups).
+    condition_counts : ndarray (G,)
+    condition_explained_variance_ratio : ndarray (G,)
+        Share of each group's variance (its states about ``mean_``) that the k
+        components capture.
+
+    Examples
+    --------
+    >>> p = an.pca(n_components=3, fit_on="condition_means")         # doctest: +SKIP
+    >>> p.condition_means[p.group("SL")][:, 0]                        # doctest: +SKIP
+    """
+
+    pca: PCA
+    fit_on: str
+    by: tuple
+    groups: np.ndarray
+    group_of_trial: np.ndarray
+    projections: np.ndarray
+    condition_means: np.ndarray
+    condition_sem: np.ndarray
+    condition_counts: np.ndarray
+    condition_explained_variance_ratio: np.ndarray
+
+    @property
+    def components_(self):
+        return self.pca.components_
+
+    @property
+    def mean_(self):
+        return self.pca.mean_
+
+    @property
+    def explained_variance_(self):
+        return self.pca.explained_variance_
+
+    @property
+    def explained_variance_ratio_(self):
+        return self.pca.explained_variance_ratio_
+
+    def transform(self, states):
+        """Project states of shape (..., N), fixed points included, into PC space."""
+        states = np.asarray(states, dtype=float)
+        return (states - self.mean_) @ self.components_.T
+
+    def group(self, *values):
+        """Index of the group with these values of the ``by`` columns."""
+        key = np.array([str(v) for v in values])
+        hits = np.flatnonzero(np.all(self.groups == key, axis=1))
+        if len(hits) != 1:
+            raise ValueError(f"no group {tuple(key.tolist())} for columns {self.by}; groups are "
+                             f"{[tuple(g) for g in self.groups.tolist()]}")
+        return int(hits[0])
+
+    def __repr__(self):
+        ratio = np.sum(self.explained_variance_ratio_)
+        return (f"<TrialPCA: {self.pca.n_components_} components ({ratio:.1%} of the variance), "
+                f"fit on {self.fit_on}, {len(self.groups)} groups by {list(self.by)}>")
+
+    def write(self, group):
+        """Write into an HDF5 group."""
+        for name in ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
+                     "singular_values_"):
+            group.create_dataset(name.rstrip("_"), data=getattr(self.pca, name))
+        k = self.projections.shape[2]
+        group.create_dataset("projections", data=self.projections, chunks=(1,) + self.projections.shape[1:])
+        group["projections"].attrs["dims"] = ["trial", "time", "component"]
+        for name in ("group_of_trial", "condition_means", "condition_sem", "condition_counts",
+                     "condition_explained_variance_ratio"):
+            group.create_dataset(name, data=getattr(self, name))
+        columns = group.create_group("groups")
+        for j, column in enumerate(self.by):
+            write_column(columns, column, self.groups[:, j])
+        group.attrs.update({"fit_on": self.fit_on, "by": list(self.by), "n_components": k,
+                            "n_samples": self.pca.n_samples_,
+                            "noise_variance": self.pca.noise_variance_})
+
+    @classmethod
+    def read(cls, group):
+        """Read what :meth:`write` wrote."""
+        by = tuple(str(b) for b in group.attrs["by"])
+        pca = _fitted_pca(group["components"][()], group["mean"][()],
+                          group["explained_variance"][()], group["explained_variance_ratio"][()],
+                          group["singular_values"][()], int(group.attrs["n_samples"]),
+                          float(group.attrs["noise_variance"]))
+        groups = np.stack([read_column(group["groups"][c]) for c in by], axis=1)
+        return cls(pca, str(group.attrs["fit_on"]), by, groups, group["group_of_trial"][()],
+                   group["projections"][()], group["condition_means"][()],
+                   group["condition_sem"][()], group["condition_counts"][()],
+                   group["condition_explained_variance_ratio"][()])
+
+
+def pca_by_condition(results, *, n_components=10, fit_on="all", by="trial_type", batch_size=None):
+    """PCA of the hidden states of a recording, summarised by condition.
+
+    Parameters
+    ----------
+    results : Results
+        A recording (see :meth:`Analysis.record`).
+    n_components : int, default 10
+    fit_on : {"all", "condition_means"}, default "all"
+        Fit on every trial and time bin, or on the mean trajectory of each group.
+    by : str or sequence of str, default "trial_type"
+        Condition column(s) that define the groups.
+    batch_size : int, optional
+        Trials read at once; by default about 32 MB of states.
+
+    Returns
+    -------
+    TrialPCA
+    """
+    if fit_on not in FIT_ON:
+        raise ValueError(f"fit_on must be one of {FIT_ON}; got {fit_on!r}")
+    by = (by,) if isinstance(by, str) else tuple(by)
+    table = results.conditions
+    missing = [c for c in by if c not in table]
+    if missing or not by:
+        raise ValueError(f"by must name condition columns; {missing or by} not among {sorted(table)}")
+    hidden = results.hidden
+    n_trials, n_time, N = hidden.shape
+    if not (isinstance(n_components, (int, np.integer)) and 1 <= n_components <= N):
+        raise ValueError(f"n_components must be an integer in [1, {N}]; got {n_components!r}")
+    keys = np.stack([np.asarray(table[c]).astype(str) for c in by], axis=1)
+    groups, group_of_trial = np.unique(keys, axis=0, return_inverse=True)
+    group_of_trial = group_of_trial.ravel()
+    G = len(groups)
+    counts = np.bincount(group_of_trial, minlength=G)
+    batch_size = batch_size or max(1, 2**22 // (n_time * N))
+    batches = [slice(i, min(i + batch_size, n_trials)) for i in range(0, n_trials, batch_size)]
+
+    # pass 1: group sums (and the covariance, when fitting on everything)
+    sums = np.zeros((G, n_time, N))
+    total, outer = np.zeros(N), np.zeros((N, N))
+    for rows in batches:
+        h = np.asarray(hidden[rows], dtype=float)
+        np.add.at(sums, group_of_trial[rows], h)
+        if fit_on == "all":
+            flat = h.reshape(-1, N)
+            total += flat.sum(axis=0)
+            outer += flat.T @ flat
+    means = sums / counts[:, None, None]
+    if fit_on == "all":
+        pca = _pca_from_moments(total, outer, n_trials * n_time, n_components)
+    else:
+        pca = PCA(n_components=n_components, svd_solver="full").fit(means.reshape(-1, N))
+
+    # pass 2: projections, and per-group moments in PC space
+    projections = np.empty((n_trials, n_time, n_components), dtype=np.float32)
+    p_sums = np.zeros((G, n_time, n_components))
+    p_squares = np.zeros((G, n_time, n_components))
+    kept, spread = np.zeros(G), np.zeros(G)
+    for rows in batches:
+        centred = np.asarray(hidden[rows], dtype=float) - pca.mean_
+        p = centred @ pca.components_.T
+        projections[rows] = p
+        g = group_of_trial[rows]
+        np.add.at(p_sums, g, p)
+        np.add.at(p_squares, g, p ** 2)
+        np.add.at(kept, g, np.sum(p ** 2, axis=(1, 2)))
+        np.add.at(spread, g, np.sum(centred ** 2, axis=(1, 2)))
+    p_means = p_sums / counts[:, None, None]
+    n = counts[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.where(n > 1, (p_squares - n * p_means ** 2) / (n - 1), 0.0)
+        sem = np.sqrt(np.maximum(variance, 0.0) / n)
+    return TrialPCA(pca, fit_on, by, groups, group_of_trial, projections, p_means, sem, counts,
+                    kept / spread)
+
+
+def _pca_from_moments(total, outer, n, k):
+    """The exact PCA of n rows from their sum and sum of outer products."""
+    mean = total / n
+    covariance = (outer - n * np.outer(mean, mean)) / (n - 1)
+    values, vectors = np.linalg.eigh(covariance)
+    values, vectors = values[::-1].clip(min=0), vectors[:, ::-1]
+    components = vectors[:, :k].T
+    # scikit-learn's sign convention: the largest loading of each component is positive
+    signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
+    components *= signs[:, None]
+    noise = values[k:].mean() if k < len(values) else 0.0
+    return _fitted_pca(components, mean, values[:k], values[:k] / values.sum(),
+                       np.sqrt(values[:k] * (n - 1)), n, noise)
+
+
+def _fitted_pca(components, mean, variance, ratio, singular_values, n_samples, noise_variance):
+    """A scikit-learn PCA with the given fitted attributes."""
+    pca = PCA(n_components=len(components))
+    pca.components_, pca.mean_ = components, mean
+    pca.explained_variance_, pca.explained_variance_ratio_ = variance, ratio
+    pca.singular_values_, pca.noise_variance_ = singular_values, noise_variance
+    pca.n_components_, pca.n_samples_, pca.n_features_in_ = len(components), n_samples, len(mean)
+    return pca
