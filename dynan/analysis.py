@@ -37,6 +37,12 @@ class Analysis:
         SHA-256 of the model file.
     layer_name : str or None
         Name of the analysed recurrent layer.
+    task, task_params : str or None, dict
+        The task the network was trained on, when known (the bundled models know
+        theirs, from the card beside the model file).
+    results : Results or None
+        The latest recording, which :meth:`pca`, :meth:`fixed_points` and
+        :meth:`spectrum` analyse and write into.
 
     Examples
     --------
@@ -49,11 +55,14 @@ class Analysis:
     (3, 50, 16)
     """
 
-    def __init__(self, dynamics, *, source=None, sha256=None, layer_name=None):
+    def __init__(self, dynamics, *, source=None, sha256=None, layer_name=None, task=None,
+                 task_params=None):
         self.dynamics = dynamics
         self.source = source
         self.sha256 = sha256
         self.layer_name = layer_name
+        self.task = task
+        self.task_params = task_params or {}
         self.results = None
 
     def __repr__(self):
@@ -186,6 +195,46 @@ class Analysis:
             inputs = np.repeat(vectors, len(starts), axis=0)
             starts = np.tile(starts, (len(names), 1))
         return find_fixed_points(d, starts, inputs, labels=labels, **options)
+
+    def analyze(self, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
+                n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None):
+        """Record, PCA by trial type, spectra, fixed points, linearization and figures, in one call.
+
+        Fixed points are sought under zero input and under the constant input of each
+        task epoch (epochs with equal inputs merged, e.g. tDNMS odor on / odor off).
+        Everything is written into a hidden folder beside ``out`` and moved into place
+        only when complete, so a failed or interrupted run leaves earlier results as
+        they were.
+
+        Parameters
+        ----------
+        trials : Trials or array_like, optional
+            By default ``n_trials`` fresh trials of the model's task (or ``task``).
+        out : path-like, default "dynan-results"
+            Folder for ``<model>.h5``, ``figures/`` and ``summary.json``.
+        task : str, optional
+            Task name, for models that do not know theirs.
+        n_trials, seed : int
+        n_inits : int, default 512
+            Starts per input condition for the fixed-point search.
+        overwrite : bool, default False
+            Replace an existing ``out``.
+        formats : sequence of str, default ("pdf", "svg", "png")
+        progress : bool, optional
+
+        Returns
+        -------
+        Results
+            The results file in ``out``.
+
+        Examples
+        --------
+        >>> res = dynan.load(dynan.example_model("tdnms_leaky")).analyze()   # doctest: +SKIP
+        """
+        from .pipeline import analyze
+
+        return analyze(self, trials, out, task=task, n_trials=n_trials, seed=seed,
+                       n_inits=n_inits, overwrite=overwrite, formats=formats, progress=progress)
 
     def pca(self, *, n_components=10, fit_on="all", by="trial_type", batch_size=None):
         """PCA of the recorded hidden states, by trial type (or any condition columns).

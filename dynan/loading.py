@@ -5,6 +5,7 @@ Loading never executes code from a model file: Keras ``safe_mode`` stays on, so
 """
 
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
@@ -87,7 +88,9 @@ def load(path, *, layer=None):
                 raise ModelError(f"{path}: weight {w.path} has non-finite values (NaN or inf)")
     dynamics = dynamics_from_layer(rnn, readout=None if readout_layer is None
                                    else _readout_from_dense(readout_layer))
-    return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=rnn.name)
+    task, task_params = _task_from_card(path)
+    return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=rnn.name,
+                    task=task, task_params=task_params)
 
 
 def from_weights(W_in, W_rec, b, *, gamma=1.0, activation="tanh", leak="rate",
@@ -216,6 +219,16 @@ def example_model(name):
     if name not in names:
         raise ValueError(f"no example model {name!r}; choose one of {names}")
     return Path(str(folder / f"{name}.keras"))
+
+
+def _task_from_card(path):
+    """The task named in the model's card (``NAME.json`` beside it), if there is one."""
+    card = path.with_suffix(".json")
+    try:
+        content = json.loads(card.read_text())
+        return str(content["task"]), dict(content.get("task_params", {}))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, {}
 
 
 def file_sha256(path):
