@@ -37,6 +37,23 @@ def build_parser():
                          help="figure formats (default: %(default)s)")
     analyze.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
+    batch = commands.add_parser(
+        "batch", help="analyse many networks with Dask, one results folder each, plus a table",
+        description="Run `analyze` for every model (paths, globs or text files listing them) on "
+                    "a local Dask cluster, or on a running one with --scheduler; write one folder "
+                    "per model and summary.csv. Finished models are skipped on a rerun; a model "
+                    "that fails is reported in the table and never stops the others.")
+    batch.add_argument("models", nargs="+", help="model files, glob patterns or .txt lists")
+    batch.add_argument("--out", required=True, help="output folder")
+    batch.add_argument("--task", help="task of models that do not know theirs")
+    batch.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    batch.add_argument("--scheduler", help="address of a running Dask scheduler, "
+                       "e.g. tcp://127.0.0.1:8786")
+    batch.add_argument("--trials", type=int, default=256, help="trials per model (default: %(default)s)")
+    batch.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
+    batch.add_argument("--format", default=",".join(FORMATS), type=_formats,
+                       help="figure formats (default: %(default)s)")
+
     figures = commands.add_parser("figures", help="draw the figure panels of a results file",
                                   description="Redraw every panel and the overview from a "
                                               "results file (no TensorFlow needed).")
@@ -69,7 +86,8 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        return {"analyze": _analyze, "figures": _figures, "info": _info}[args.command](args)
+        commands = {"analyze": _analyze, "batch": _batch, "figures": _figures, "info": _info}
+        return commands[args.command](args)
     except (FileNotFoundError, FileExistsError, ValueError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"dynan {args.command}: error: {message}", file=sys.stderr)
@@ -87,6 +105,21 @@ def _analyze(args):
     print(f"analysed {Path(model).name}: results in {res.path}, figures in "
           f"{Path(args.out) / 'figures'}, {summary['seconds']['total']:.1f} s")
     print(_describe(res))
+    return 0
+
+
+def _batch(args):
+    from .batch import batch
+
+    rows = batch(args.models, args.out, task=args.task, workers=args.workers,
+                 scheduler=args.scheduler, n_trials=args.trials, seed=args.seed,
+                 formats=args.format)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "error")}
+    print(f"{len(rows)} models: {counts['done']} analysed, {counts['skipped']} already done, "
+          f"{counts['error']} failed; table in {Path(args.out) / 'summary.csv'}")
+    for row in rows:
+        if row["status"] == "error":
+            print(f"  failed: {row['path']}: {row['error']}")
     return 0
 
 

@@ -1,0 +1,124 @@
+"""Batch analysis on real Dask clusters on loopback: results, isolation, resumption."""
+
+import csv
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import dynan
+from dynan.batch import batch, expand_models
+from dynan.cli import main
+
+FAST = dict(n_trials=24, n_inits=64, formats=("png",))
+
+
+def copy_models(folder, names):
+    """Copies of bundled models with their cards, under new names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for new, name in names.items():
+        model = dynan.example_model(name)
+        shutil.copy(model, folder / f"{new}.keras")
+        shutil.copy(model.with_suffix(".json"), folder / f"{new}.json")
+    return folder
+
+
+def read_table(path):
+    with open(path, newline="") as f:
+        return {Path(row["path"]).name: row for row in csv.DictReader(f)}
+
+
+def test_local_cluster_with_a_corrupt_model_then_a_rerun_skips(tmp_path):
+    models = copy_models(tmp_path / "models", {"a": "integrator_leaky", "b": "integrator_current",
+                                                "c": "flipflop_leaky"})
+    (models / "broken.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    out = tmp_path / "results"
+    rows = batch([str(models / "*.keras")], out, workers=2, **FAST, progress=False)
+    status = {Path(r["path"]).name: r["status"] for r in rows}
+    assert status == {"a.keras": "done", "b.keras": "done", "broken.keras": "error", "c.keras": "done"}
+    table = read_table(out / "summary.csv")
+    assert "is not a Keras model file" in table["broken.keras"]["error"]
+    for name in ("a", "b", "c"):
+        row = table[f"{name}.keras"]
+        folder = out / row["folder"]
+        assert (folder / f"{name}.h5").is_file() and (folder / "summary.json").is_file()
+        assert float(row["performance"]) > 0.95 and row["sha256"] == dynan.loading.file_sha256(models / f"{name}.keras")
+        assert int(row["units"]) == 64 and float(row["seconds"]) > 0
+    assert table["c.keras"]["stable"] == "8"
+    again = batch([str(models / "*.keras")], out, workers=2, **FAST, progress=False)
+    assert [r["status"] for r in again] == ["skipped", "skipped", "error", "skipped"]  # a, b, broken, c
+    changed = batch([str(models / "a.keras")], out, workers=1, n_trials=16, n_inits=64,
+                    formats=("png",), progress=False)
+    assert changed[0]["status"] == "done"  # other parameters: analysed again
+
+
+def test_killed_batch_restarts_without_redoing_finished_models(tmp_path):
+    models = copy_models(tmp_path / "models", {f"m{i}": "integrator_leaky" for i in range(4)})
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "dynan", "batch", str(models / "*.keras"), "--out", str(out),
+               "--workers", "1", "--trials", "24", "--format", "png"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(out.glob("*/summary.json")):
+            assert proc.poll() is None, "the batch ended before it could be killed"
+            assert time.monotonic() < deadline, "no model finished in time"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished = {p.parent.name for p in out.glob("*/summary.json")}
+    assert 1 <= len(finished) < 4
+    assert main(["batch", str(models / "*.keras"), "--out", str(out), "--workers", "1",
+                 "--trials", "24", "--format", "png"]) == 0
+    table = read_table(out / "summary.csv")
+    assert {r["status"] for r in table.values()} <= {"done", "skipped"}
+    assert {r["folder"] for r in table.values() if r["status"] == "skipped"} == finished
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_external_scheduler_and_workers(tmp_path, capsys):
+    models = copy_models(tmp_path / "models", {"x": "integrator_leaky", "y": "integrator_current"})
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--no-dashboard"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--host",
+                               "127.0.0.1", "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              cwd=tmp_path)
+    try:
+        code = main(["batch", str(models / "x.keras"), str(models / "y.keras"), "--out",
+                     str(tmp_path / "out"), "--scheduler", address, "--trials", "24",
+                     "--format", "png"])
+        assert code == 0
+        assert "2 models: 2 analysed, 0 already done, 0 failed" in capsys.readouterr().out
+        assert {r["status"] for r in read_table(tmp_path / "out" / "summary.csv").values()} == {"done"}
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_model_lists_and_globs(tmp_path):
+    models = copy_models(tmp_path / "m", {"one": "integrator_leaky", "two": "integrator_current"})
+    listing = tmp_path / "models.txt"
+    listing.write_text("# my sweep\nm/one.keras\n\nm/two.keras\n")
+    assert expand_models([str(listing)]) == [str(models / "one.keras"), str(models / "two.keras")]
+    assert expand_models([str(models / "*.keras"), str(models / "one.keras")]) == [
+        str(models / "one.keras"), str(models / "two.keras")]
+    with pytest.raises(FileNotFoundError, match="no model file matches"):
+        expand_models([str(tmp_path / "nothing" / "*.keras")])
