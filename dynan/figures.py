@@ -284,28 +284,21 @@ def overview(results):
     res = _results(results)
     fig = plt.figure(figsize=mm(DOUBLE_COLUMN, 120), layout="constrained")
     grid = fig.add_gridspec(2, 4)
-    ax = fig.add_subplot(grid[0, 0:2])
-    trajectories(res, ax=ax)
-    panel_letter(ax, "a", x=-0.1)
-    ax = fig.add_subplot(grid[0, 2], projection="3d")
-    trajectories(res, ax=ax, components=(0, 1, 2))
-    ax.get_legend().remove()
-    panel_letter(ax, "b", x=-0.1)
-    ax = fig.add_subplot(grid[0, 3])
-    eigenvalues(res, ax=ax)
-    panel_letter(ax, "c")
-    ax = fig.add_subplot(grid[1, 0])
-    explained_variance(res, ax=ax)
-    panel_letter(ax, "d")
-    ax = fig.add_subplot(grid[1, 1])
-    time_constants(res, ax=ax)
-    panel_letter(ax, "e")
-    ax = fig.add_subplot(grid[1, 2])
-    speed(res, ax=ax)
-    panel_letter(ax, "f")
-    ax = fig.add_subplot(grid[1, 3])
-    weights(res, ax=ax)
-    panel_letter(ax, "g")
+    layout = [  # (grid cell, panel, its options, 3-D)
+        (grid[0, 0:2], trajectories, {}, False),
+        (grid[0, 2], trajectories, {"components": (0, 1, 2)}, True),
+        (grid[0, 3], eigenvalues, {}, False),
+        (grid[1, 0], explained_variance, {}, False),
+        (grid[1, 1], time_constants, {}, False),
+        (grid[1, 2], speed, {}, False),
+        (grid[1, 3], weights, {}, False),
+    ]
+    for letter, (cell, panel, options, three_d) in zip("abcdefg", layout):
+        ax = fig.add_subplot(cell, projection="3d" if three_d else None)
+        panel(res, ax=ax, **options)
+        if three_d:
+            ax.get_legend().remove()  # panel a carries it
+        panel_letter(ax, letter, x=-0.1 if panel is trajectories else -0.18)
     return fig
 
 

@@ -57,6 +57,12 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
         (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         analysis.results.close()
         _swap(work, out)
+    except BaseException:
+        res = analysis.results
+        if res is not None and res.path is not None and work in res.path.parents:
+            res.close()  # it lived in the discarded folder
+            analysis.results = None
+        raise
     finally:
         if work.exists():
             shutil.rmtree(work)

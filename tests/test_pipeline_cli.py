@@ -76,6 +76,7 @@ def test_a_failed_run_leaves_earlier_results_untouched(analysed, monkeypatch):
     an = dynan.load(dynan.example_model("integrator_leaky"))
     with pytest.raises(RuntimeError, match="boom"):
         an.analyze(out=analysed, overwrite=True, n_trials=16, n_inits=32, progress=False)
+    assert an.results is None  # no handle on the discarded run
     after = {p: p.read_bytes() for p in sorted(analysed.rglob("*")) if p.is_file()}
     assert after == before
     assert [p.name for p in analysed.parent.iterdir()] == [analysed.name]  # no debris
