@@ -1,13 +1,16 @@
 """dynan: dynamical-systems analysis of trained recurrent networks.
 
-Load a trained network, run it over trials, and study its update map::
+Load a trained network, analyse it in one call, or step by step::
 
     >>> import dynan
-    >>> an = dynan.load("model.keras")             # doctest: +SKIP
-    >>> traj = an.run(inputs)                      # doctest: +SKIP
-    >>> J = an.dynamics.jacobian(traj.hidden[:, -1], inputs[:, -1])  # doctest: +SKIP
+    >>> an = dynan.load("model.keras")                          # doctest: +SKIP
+    >>> res = an.analyze(out="results")                         # doctest: +SKIP
+    >>> an.record(dynan.tasks.tdnms(300, seed=0), "tdnms.h5")   # doctest: +SKIP
+    >>> an.pca(fit_on="condition_means"), an.spectrum()         # doctest: +SKIP
+    >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]})   # doctest: +SKIP
 
 Importing dynan does not import TensorFlow; loading or running a Keras model does.
+Figure panels are in ``dynan.figures``, batch analysis with Dask in ``dynan.batch``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -26,5 +29,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "ModelError",
-           "Results", "Spectrum", "Trajectories", "Trials", "__version__", "example_model", "find_fixed_points", "from_weights", "load", "spectrum", "tasks"]
+__all__ = [
+    "Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "ModelError",
+    "Results", "Spectrum", "Trajectories", "Trials", "__version__", "example_model",
+    "find_fixed_points", "from_weights", "load", "spectrum", "tasks",
+]
