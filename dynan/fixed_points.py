@@ -354,7 +354,7 @@ class _Solver:
         return 0.5 * np.sum(self.G(h, rows) ** 2, axis=1)
 
     def JG(self, h, rows):
-        J = self.d.jacobian(h, self.x[rows])
+        J = self.d._jacobian(h, self.x[rows])  # shapes are known good here
         J[:, self.diagonal, self.diagonal] -= 1
         return J
 
