@@ -296,20 +296,16 @@ class Analysis:
 
     def _store(self, name, write):
         """Write group ``name`` into the recording's results file, replacing it."""
-        from .results import Results, rewrite_h5
+        from .results import Results, replace_group, rewrite_h5
 
         path = self.results.path
         if path is None:  # in memory
-            if name in self.results.file:
-                del self.results.file[name]
-            write(self.results.file.create_group(name))
+            replace_group(self.results.file, name, write)
             return
         self.results.close()
         try:
             with rewrite_h5(path) as f:
-                if name in f:
-                    del f[name]
-                write(f.create_group(name))
+                replace_group(f, name, write)
         finally:
             self.results = Results(path)
 

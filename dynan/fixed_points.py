@@ -208,13 +208,11 @@ class FixedPoints:
         path = Path(path)
         if path.exists():
             with results.rewrite_h5(path) as f:
-                if name in f:
-                    del f[name]
-                self.write(f.create_group(name))
+                results.replace_group(f, name, self.write)
         else:
             with results.atomic_h5(path) as f:
                 f.attrs["dynan_schema"] = results.SCHEMA_VERSION
-                self.write(f.create_group(name))
+                results.replace_group(f, name, self.write)
 
     @classmethod
     def load(cls, path, name="fixed_points"):

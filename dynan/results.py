@@ -70,6 +70,13 @@ def rewrite_h5(path):
             os.unlink(tmp)
 
 
+def replace_group(parent, name, write):
+    """Call ``write`` on a new group ``name`` under ``parent``, replacing one already there."""
+    if name in parent:
+        del parent[name]
+    write(parent.create_group(name))
+
+
 def write_column(group, name, values):
     """Write a 1-D column; text as UTF-8 strings, numbers and booleans as they are."""
     values = np.asarray(values)
