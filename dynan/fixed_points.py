@@ -394,11 +394,13 @@ class _Solver:
         steps = np.concatenate([p[0] for p in parts])
         return steps, None if lam is None else np.concatenate([p[1] for p in parts])
 
-    def line_search(self, h, rows, step, q0, slope):
-        """Backtrack from the full step until q falls enough (Armijo); returns the new
-        states, their G and whether each step succeeded."""
+    def line_search(self, h, rows, step, G0, q0):
+        """Backtrack from the full Newton step until q falls enough (Armijo, the slope of
+        q along a Newton step being ``-2 q``); returns the new states, their G, whether
+        each step succeeded and the step fractions."""
+        slope = -2 * q0
         alpha = np.ones(len(h))
-        new_h, new_G = h.copy(), np.empty_like(h)
+        new_h, new_G = h.copy(), G0.copy()
         todo = np.arange(len(h))
         ok_all = np.zeros(len(h), dtype=bool)
         for _ in range(10):
@@ -411,7 +413,6 @@ class _Solver:
             if not len(todo):
                 break
             alpha[todo] /= 4
-        new_G[todo] = self.G(h[todo], rows[todo])
         return new_h, new_G, ok_all, alpha
 
     def newton(self, h, max_iters, bar):
@@ -431,7 +432,7 @@ class _Solver:
                 break
             step, _ = self.directions(h[rows], rows, G)
             q0 = 0.5 * np.sum(G ** 2, axis=1)
-            h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, q0, -2 * q0)
+            h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, G, q0)
             dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
             h[rows], it[rows] = h_new, it[rows] + 1
             short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
