@@ -13,24 +13,23 @@ Importing dynan does not import TensorFlow; loading or running a Keras model doe
 Figure panels are in ``dynan.figures``, batch analysis with Dask in ``dynan.batch``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import tasks
 from .analysis import Analysis, Trajectories
 from .dynamics import CellDynamics, Dynamics, LeakyDynamics
+from .errors import ModelError
 from .fixed_points import FixedPoints, find_fixed_points
-from .loading import ModelError, example_model, from_weights, load
+from .linearization import Linearization
+from .loading import example_model, from_weights, load
 from .results import Results
 from .spectrum import Spectrum, spectrum
+from .stages import STAGES
+from .summary import Summary
 from .tasks import Trials
-
-try:
-    __version__ = version("dynan")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from .version import __version__
 
 __all__ = [
-    "Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "ModelError",
-    "Results", "Spectrum", "Trajectories", "Trials", "__version__", "example_model",
-    "find_fixed_points", "from_weights", "load", "spectrum", "tasks",
+    "Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "Linearization",
+    "ModelError", "Results", "STAGES", "Spectrum", "Summary", "Trajectories", "Trials",
+    "__version__", "example_model", "find_fixed_points", "from_weights", "load", "spectrum",
+    "tasks",
 ]

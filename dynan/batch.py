@@ -9,18 +9,19 @@ with its error and never stops the others).
 
 import csv
 import glob
-import json
 import os
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .loading import file_sha256
+from .stability import KINDS
+from .summary import Summary
 
 #: Columns of the summary table.
-COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "units", "gamma", "leak",
-           "activation", "stable", "marginal", "saddle", "unstable", "slow_points",
-           "spectral_radius", "leading_time_constants", "time_constant_unit", "seconds", "folder")
+COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "kind", "units", "gamma",
+           "leak", "activation", *KINDS, "slow_points", "spectral_radius",
+           "leading_time_constants", "time_constant_unit", "seconds", "folder")
 
 
 def expand_models(models):
@@ -45,7 +46,7 @@ def expand_models(models):
 
 
 def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256, seed=0,
-          n_inits=512, formats=("pdf", "svg", "png"), progress=None):
+          n_inits=512, formats=("pdf", "svg", "png"), imports=(), progress=None):
     """Analyse many networks, one results folder each, and tabulate them.
 
     Parameters
@@ -64,6 +65,9 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         local cluster.
     n_trials, seed, n_inits, formats
         As in :meth:`Analysis.analyze`.
+    imports : sequence of str
+        Modules (names or ``.py`` paths) imported on every worker before its models
+        load: the user's own cells (see :func:`dynan.user_modules.import_modules`).
     progress : bool, optional
         Progress bar over models; by default only on a terminal.
 
@@ -83,8 +87,9 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         raise ValueError("no models to analyse")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    imports = [str(Path(m).resolve()) if m.endswith(".py") else m for m in map(str, imports)]
     params = {"task": task, "n_trials": n_trials, "seed": seed, "n_inits": n_inits,
-              "formats": list(formats)}
+              "formats": list(formats), "imports": imports}
     rows = {path: None for path in paths}
     todo = []
     for path in paths:
@@ -129,16 +134,16 @@ def analyze_one(path, out, params):
         folder = Path(out) / _folder_name(path, row["sha256"])
         row["folder"] = folder.name
         from .loading import load
+        from .user_modules import import_modules
 
+        import_modules(params["imports"])
         an = load(path)
         an.analyze(out=folder, task=params["task"], n_trials=params["n_trials"],
                    seed=params["seed"], n_inits=params["n_inits"], overwrite=True,
                    formats=tuple(params["formats"]), progress=False).close()
-        summary = json.loads((folder / "summary.json").read_text())
-        summary["batch_parameters"] = params
-        tmp = folder / ".summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        os.replace(tmp, folder / "summary.json")
+        summary = Summary.read(folder / "summary.json")
+        summary.batch_parameters = params
+        summary.write(folder / "summary.json")
         return _row(path, summary, "done", folder)
     except Exception as err:  # isolation: one model's failure is a row, not a crash
         row["error"] = f"{type(err).__name__}: {err}"
@@ -153,10 +158,10 @@ def _finished(path, out, params):
         return None
     folder = out / _folder_name(path, sha)
     try:
-        summary = json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError):
+        summary = Summary.read(folder / "summary.json")
+    except (OSError, ValueError, TypeError):
         return None
-    if summary.get("model_sha256") != sha or summary.get("batch_parameters") != params:
+    if summary.model_sha256 != sha or summary.batch_parameters != params:
         return None
     return _row(path, summary, "skipped", folder)
 
@@ -166,20 +171,16 @@ def _folder_name(path, sha):
 
 
 def _row(path, summary, status, folder):
-    network = summary.get("network", {})
-    counts = {s: sum(c.get(s, 0) for c in summary["fixed_points"].values())
-              for s in ("stable", "marginal", "saddle", "unstable")}
+    network = summary.network
     return {
-        "path": path, "sha256": summary["model_sha256"], "status": status, "error": "",
-        "task": summary.get("task"), "performance": summary.get("performance"),
+        "path": path, "sha256": summary.model_sha256, "status": status, "error": "",
+        "task": summary.task, "performance": summary.performance, "kind": network.get("kind"),
         "units": network.get("n_units"), "gamma": network.get("gamma"),
-        "leak": network.get("leak"), "activation": network.get("activation"), **counts,
-        "slow_points": summary.get("n_slow_points"),
-        "spectral_radius": summary.get("spectral_radius"),
-        "leading_time_constants": " ".join(f"{t:.4g}" for t in
-                                           summary.get("leading_time_constants", [])),
-        "time_constant_unit": summary.get("time_constant_unit"),
-        "seconds": summary["seconds"]["total"], "folder": Path(folder).name,
+        "leak": network.get("leak"), "activation": network.get("activation"), **summary.counts,
+        "spectral_radius": summary.spectral_radius,
+        "leading_time_constants": " ".join(f"{t:.4g}" for t in summary.leading_time_constants),
+        "time_constant_unit": summary.time_constant_unit,
+        "seconds": summary.seconds["total"], "folder": Path(folder).name,
     }
 
 

@@ -1,7 +1,6 @@
 """The ``dynan`` command line: ``analyze``, ``figures`` and ``info``."""
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -36,6 +35,7 @@ def build_parser():
     analyze.add_argument("--format", default=",".join(FORMATS), type=_formats,
                          help="figure formats (default: %(default)s)")
     analyze.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    _import_option(analyze)
 
     batch = commands.add_parser(
         "batch", help="analyse many networks with Dask, one results folder each, plus a table",
@@ -53,6 +53,7 @@ def build_parser():
     batch.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     batch.add_argument("--format", default=",".join(FORMATS), type=_formats,
                        help="figure formats (default: %(default)s)")
+    _import_option(batch)
 
     figures = commands.add_parser("figures", help="draw the figure panels of a results file",
                                   description="Redraw every panel and the overview from a "
@@ -61,12 +62,19 @@ def build_parser():
     figures.add_argument("--format", default=",".join(FORMATS), type=_formats,
                          help="figure formats (default: %(default)s)")
     figures.add_argument("--out", help="output folder (default: figures/ beside the file)")
+    _import_option(figures)
 
     info = commands.add_parser("info", help="summarise a results file",
                                description="Model, trials, PCs, fixed points by stability and "
                                            "spectral radius of a results file.")
     info.add_argument("results", help="a results file (.h5)")
     return parser
+
+
+def _import_option(parser):
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE", help="import a module (a name or a .py path) first, "
+                        "e.g. the one that defines your own cell; can be repeated")
 
 
 def _formats(text):
@@ -97,14 +105,18 @@ def main(argv=None):
 def _analyze(args):
     import dynan
 
+    from .summary import Summary
+    from .user_modules import import_modules
+
+    import_modules(args.imports)
     model = args.model or dynan.example_model("tdnms_leaky")
     an = dynan.load(model)
-    res = an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
-                     overwrite=args.overwrite, formats=args.format)
-    summary = json.loads((Path(args.out) / "summary.json").read_text())
-    print(f"analysed {Path(model).name}: results in {res.path}, figures in "
-          f"{Path(args.out) / 'figures'}, {summary['seconds']['total']:.1f} s")
-    print(_describe(res))
+    with an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
+                    overwrite=args.overwrite, formats=args.format) as res:
+        summary = Summary.read(Path(args.out) / "summary.json")
+        print(f"analysed {Path(model).name}: results in {res.path}, figures in "
+              f"{Path(args.out) / 'figures'}, {summary.seconds['total']:.1f} s")
+        print(_describe(res))
     return 0
 
 
@@ -113,7 +125,7 @@ def _batch(args):
 
     rows = batch(args.models, args.out, task=args.task, workers=args.workers,
                  scheduler=args.scheduler, n_trials=args.trials, seed=args.seed,
-                 formats=args.format)
+                 formats=args.format, imports=args.imports)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "error")}
     print(f"{len(rows)} models: {counts['done']} analysed, {counts['skipped']} already done, "
           f"{counts['error']} failed; table in {Path(args.out) / 'summary.csv'}")
@@ -126,7 +138,9 @@ def _batch(args):
 def _figures(args):
     from . import figures
     from .results import Results
+    from .user_modules import import_modules
 
+    import_modules(args.imports)
     path = Path(args.results)
     with Results(path) as res:
         out = Path(args.out) if args.out else path.parent / "figures"
@@ -156,11 +170,11 @@ def _describe(res):
         f"trials        {len(res)}: " + ", ".join(
             f"{t} ({len(res.select(trial_type=t))})" for t in res.trial_types),
     ]
-    if "pca" in res.file:
+    if "pca" in res:
         ratio = res.pca().explained_variance_ratio_
         lines.append(f"PCA           {len(ratio)} components; PC1-3 explain "
                      + ", ".join(f"{r:.1%}" for r in ratio[:3]))
-    if "fixed_points" in res.file:
+    if "fixed_points" in res:
         fps = res.fixed_points()
         for label in sorted(set(fps.labels.tolist())) or [""]:
             sub = fps[fps.labels == label]
@@ -170,8 +184,13 @@ def _describe(res):
             slow = int((fps.slow_points.labels == label).sum())
             lines.append(f"fixed points  [{label or 'all'}] {len(sub)} ({counts or 'none'}); "
                          f"{slow} slow points")
-    if "spectrum" in res.file:
+    if "spectrum" in res:
         s = res.spectrum()
         lines.append(f"spectrum      spectral radius {s.spectral_radius:.3f} "
                      f"(leaky map {s.spectral_radius_map:.4f}), Henrici {s.henrici_relative:.3f}")
+    if "linearization" in res:
+        lin = res.get("linearization")
+        unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"
+        lines.append(f"attractor     {lin.attractor_label}; slowest time constants "
+                     + ", ".join(f"{t:.3g}" for t in lin.time_constants[:3]) + f" {unit}")
     return "\n".join(lines)

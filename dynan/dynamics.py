@@ -16,8 +16,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations
+from .errors import ModelError
 
 LEAKS = ("rate", "current")
+
+#: What a :class:`Dynamics` may declare it can do (``Dynamics.capabilities``):
+#:
+#: - ``"recurrent_weights"``: ``W_in``, ``W_rec``, ``b``, ``gamma``, ``leak`` and
+#:   ``activation`` describe the update (leaky and vanilla networks);
+#: - ``"noise"``: :meth:`Dynamics.step` takes ``noise``;
+#: - ``"state_readout"``: the output is a function of the state alone, :meth:`Dynamics.readout`.
+CAPABILITIES = frozenset({"recurrent_weights", "noise", "state_readout"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,13 @@ class Dynamics(ABC):
         The state a trial starts from unless told otherwise.
     noise_std : float
         Standard deviation of the network's own noise (0 when it has none).
+    capabilities : frozenset of str
+        What these dynamics can do, from :data:`CAPABILITIES`; stages and panels ask
+        this, never the attributes.
+    reference : callable or None
+        The source framework's own step, ``reference(h, x) -> (emitted, h_next)``
+        in the precision the network was trained in, when loaded from one (what
+        :func:`dynan.testing.check_dynamics` compares with).
     """
 
     n_units: int
@@ -66,7 +82,14 @@ class Dynamics(ABC):
     state_parts: tuple
     initial_state: np.ndarray
     noise_std: float = 0.0
+    capabilities = frozenset({"state_readout"})
+    reference = None
     _readout = None  # a Readout applied to rates(h), or None for the rates themselves
+
+    def describe(self):
+        """The network's kind and parameters, as stored in a results file (JSON-ready)."""
+        return {"kind": type(self).__name__, "n_units": self.n_units, "n_inputs": self.n_inputs,
+                "n_outputs": self.n_outputs, "noise_std": self.noise_std}
 
     def step(self, h, x, noise=None):
         """Advance states one time step.
@@ -123,7 +146,14 @@ class Dynamics(ABC):
 
     def readout(self, h):
         """The network's output for states ``h`` (the recurrent layer's own
-        output when the model has no dense readout)."""
+        output when the model has no dense readout).
+
+        Only where the output is a function of the state alone (capability
+        ``"state_readout"``); the outputs of a run are in :meth:`run_batch` for every network.
+        """
+        if "state_readout" not in self.capabilities:
+            raise ValueError(f"the output of this {type(self).__name__} is not a function of the "
+                             "state alone (its cell computes it in the step); use the outputs of a run")
         h = np.asarray(h, dtype=float)
         self._check_last_axis(h, self.n_units, "h")
         r = self.rates(h)
@@ -148,6 +178,23 @@ class Dynamics(ABC):
         for t in range(inputs.shape[1]):
             h = hidden[:, t] = self._step(h, inputs[:, t], None if noise is None else noise[:, t])
         return hidden
+
+    def run_batch(self, inputs, h0, noise=None):
+        """States and outputs after each step of a batch of trials.
+
+        Parameters
+        ----------
+        inputs : ndarray of shape (B, T, n_in)
+        h0 : ndarray of shape (B, N)
+        noise : ndarray of shape (B, T, N), optional
+
+        Returns
+        -------
+        hidden : ndarray of shape (B, T, N)
+        outputs : ndarray of shape (B, T, n_out)
+        """
+        hidden = self.trajectory(inputs, h0, noise)
+        return hidden, self.readout(hidden)
 
     def solve_newton(self, h, x, rhs):
         """Solve ``(dF/dh - I) delta = rhs`` for batches without forming the Jacobian,
@@ -247,6 +294,12 @@ class LeakyDynamics(Dynamics):
         self.state_parts = (("h" if leak == "rate" else "u", self.n_units),)
         self.initial_state = (np.zeros(self.n_units) if initial_state is None
                               else np.asarray(initial_state, dtype=float))
+
+    capabilities = frozenset({"recurrent_weights", "noise", "state_readout"})
+
+    def describe(self):
+        return {**super().describe(), "gamma": self.gamma, "leak": self.leak,
+                "activation": self.activation}
 
     def rates(self, h):
         return h if self.leak == "rate" else self._f(np.asarray(h, dtype=float))
@@ -349,11 +402,15 @@ class LeakyDynamics(Dynamics):
 class CellDynamics(Dynamics):
     """Any Keras recurrent cell, differentiated by TensorFlow in float64.
 
-    The cell is rebuilt in float64 with the trained weights. Its state parts
-    are concatenated into one vector in the order of ``cell.state_size``: for
-    ``LSTM`` that is ``[h, c]``, for ``GRU`` and ``SimpleRNN`` just ``[h]``. The
-    rates (what a readout reads) are the first part, which must be what the
-    cell emits.
+    The cell is rebuilt in float64 with the trained weights, its sublayers too
+    (those created without a dtype follow the float64 policy of the rebuild); a cell
+    that still computes in float32 is refused with the fix (see
+    :func:`rebuild_float64`). Its state parts are concatenated into one vector in
+    the order of ``cell.state_size``: for ``LSTM`` that is ``[h, c]``, for ``GRU``
+    and ``SimpleRNN`` just ``[h]``. When the cell emits its first state part, the
+    readout reads that part (capability ``"state_readout"``); when it emits
+    another function of its state (``LayerNorm(state)``, a projection), the
+    outputs of a run go through the cell's own output computation.
 
     Parameters
     ----------
@@ -362,30 +419,32 @@ class CellDynamics(Dynamics):
     n_inputs : int
     readout : Readout, optional
     initial_state : ndarray of shape (N,), optional
+
+    Attributes
+    ----------
+    reference : KerasCellReference
+        The trained cell's own step in its own precision (what
+        :func:`dynan.testing.check_dynamics` compares with).
     """
 
     def __init__(self, cell, n_inputs, *, readout=None, initial_state=None):
         import keras
         import tensorflow as tf
 
-        sizes = keras.tree.flatten(cell.state_size)
-        config = {**cell.get_config(), "dtype": "float64"}
-        self.cell = type(cell).from_config(config)
-        self.cell.build((None, n_inputs))
-        self.cell.set_weights(cell.get_weights())
+        sizes = [int(s) for s in keras.tree.flatten(cell.state_size)]
+        self.cell = rebuild_float64(cell, n_inputs)
+        self.reference = KerasCellReference(cell)
         self.n_inputs = int(n_inputs)
         self.n_units = int(sum(sizes))
         names = (["h"] if len(sizes) == 1 else ["h", "c"] if isinstance(cell, keras.layers.LSTMCell)
                  else [f"state_{i}" for i in range(len(sizes))])
-        self.state_parts = tuple(zip(names, map(int, sizes)))
+        self.state_parts = tuple(zip(names, sizes))
         self._readout = readout
-        self.n_outputs = int(sizes[0]) if readout is None else readout.W.shape[1]
         self.initial_state = (np.zeros(self.n_units) if initial_state is None
                               else np.asarray(initial_state, dtype=float))
-        split = [int(s) for s in sizes]
 
         def f(h, x):
-            out, new = self.cell(x, tf.split(h, split, axis=1), training=False)
+            out, new = self.cell(x, tf.split(h, sizes, axis=1), training=False)
             return out, tf.concat(keras.tree.flatten(new), axis=1)
 
         def jac(h, x):
@@ -398,8 +457,14 @@ class CellDynamics(Dynamics):
                 tf.TensorSpec([None, self.n_inputs], tf.float64)]
         self._f = tf.function(f, input_signature=spec)
         self._jac = tf.function(jac, input_signature=spec)
+        _check_precision(self, cell)
+        emitted = self._emit(self.initial_state[None], np.zeros((1, self.n_inputs)))
+        self.n_emitted = emitted.shape[1]
+        self.capabilities = (frozenset({"state_readout"}) if self._emits_first_state()
+                             else frozenset())
+        self.n_outputs = self.n_emitted if readout is None else readout.W.shape[1]
 
-    def emits_first_state(self):
+    def _emits_first_state(self):
         """Whether the cell's output equals the first part of its new state."""
         rng = np.random.default_rng(0)
         h = rng.normal(size=(3, self.n_units))
@@ -408,8 +473,25 @@ class CellDynamics(Dynamics):
         size = self.state_parts[0][1]
         return out.shape == (3, size) and np.allclose(out, new[:, :size], rtol=0, atol=1e-12)
 
+    def _emit(self, h, x):
+        return self._f(h, x)[0].numpy()
+
     def rates(self, h):
         return np.asarray(h, dtype=float)[..., : self.state_parts[0][1]]
+
+    def run_batch(self, inputs, h0, noise=None):
+        if "state_readout" in self.capabilities:
+            return super().run_batch(inputs, h0, noise)
+        if noise is not None:
+            raise ValueError("noise can be added to leaky and vanilla (SimpleRNN) networks only")
+        B, T, _ = inputs.shape
+        hidden = np.empty((B, T, self.n_units))
+        emitted = np.empty((B, T, self.n_emitted))
+        h = h0
+        for t in range(T):
+            out, h = (a.numpy() for a in self._f(h, inputs[:, t]))
+            hidden[:, t], emitted[:, t] = h, out
+        return hidden, emitted if self._readout is None else self._readout(emitted)
 
     def _step(self, h, x, noise):
         if noise is not None:
@@ -421,6 +503,83 @@ class CellDynamics(Dynamics):
 
     def _input_jacobian(self, h, x):
         return self._jac(h, x)[1].numpy()
+
+
+class KerasCellReference:
+    """A trained Keras cell's own step, in its own precision (float32 as trained).
+
+    ``reference(h, x)`` returns ``(emitted, h_next)`` as float64 arrays, for
+    (B, N) states ``h`` (parts concatenated) and (B, n_in) inputs ``x``.
+    """
+
+    def __init__(self, cell):
+        import keras
+
+        self.cell = cell
+        self.sizes = [int(s) for s in keras.tree.flatten(cell.state_size)]
+
+    def __call__(self, h, x):
+        import keras
+
+        dtype = keras.backend.standardize_dtype(self.cell.compute_dtype)
+        h = np.asarray(h, dtype=dtype)
+        states = np.split(h, np.cumsum(self.sizes)[:-1], axis=1)
+        out, new = self.cell(np.asarray(x, dtype=dtype), states, training=False)
+        new = np.concatenate([keras.ops.convert_to_numpy(s) for s in keras.tree.flatten(new)], axis=1)
+        return keras.ops.convert_to_numpy(out).astype(float), new.astype(float)
+
+
+def rebuild_float64(cell, n_inputs):
+    """A float64 copy of a built Keras cell, with its trained weights.
+
+    The copy is made from the cell's config under a float64 dtype policy, so
+    sublayers created without a dtype compute in float64 too.
+
+    Raises
+    ------
+    ModelError
+        Where a weight stays in another precision (a sublayer created with a
+        fixed ``dtype``), with the one-line fix.
+    """
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float64")
+    try:
+        copy = type(cell).from_config({**cell.get_config(), "dtype": "float64"})
+        copy.build((None, n_inputs))
+    finally:
+        keras.config.set_dtype_policy(before)
+    low = [w.path for w in copy.weights if keras.backend.standardize_dtype(w.dtype) != "float64"]
+    if low:
+        raise ModelError(_precision_message(cell, f"weight {low[0]} stays in lower precision"))
+    copy.set_weights(cell.get_weights())
+    return copy
+
+
+def _precision_message(cell, what):
+    return (f"cell {type(cell).__name__} cannot run in float64 ({what}): create its sublayers "
+            f"with dtype=self.dtype_policy (e.g. keras.layers.Dense(n, dtype=self.dtype_policy)) "
+            f"and re-save the model")
+
+
+def _check_precision(dynamics, cell, rtol=1e-5):
+    """The float64 step computes in float64 and agrees with the trained cell's own step."""
+    rng = np.random.default_rng(0)
+    h = dynamics.initial_state + rng.normal(scale=0.5, size=(8, dynamics.n_units))
+    x = rng.normal(size=(8, dynamics.n_inputs))
+    try:
+        out, new = dynamics._f(h, x)
+    except Exception as err:  # TensorFlow refuses mixed float32 / float64 arithmetic
+        raise ModelError(_precision_message(cell, str(err).splitlines()[0][:120])) from err
+    if out.dtype.name != "float64" or new.dtype.name != "float64":
+        raise ModelError(_precision_message(cell, f"its step returns {out.dtype.name}"))
+    ref_out, ref_new = dynamics.reference(h, x)
+    scale = max(1.0, float(np.max(np.abs(ref_new))))
+    error = float(np.max(np.abs(new.numpy() - ref_new))) / scale
+    if error > rtol:
+        raise ModelError(_precision_message(
+            cell, f"its float64 step differs from the trained step by {error:.1e} relative"))
 
 
 def _low_rank_plus_scalar(W, max_rank_fraction=0.25):

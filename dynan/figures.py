@@ -1,7 +1,10 @@
 """Figure panels for papers, drawn from a results file (never by recomputing).
 
 Each panel function takes a results file (path or :class:`~dynan.Results`) and an
-optional Axes, draws one panel and returns the Axes. :func:`overview` assembles a
+optional Axes, draws one panel and returns the Axes; :data:`PANELS` registers them
+with what they need and their size. Every panel works for every network: where a
+network has no recurrent weights (gated and custom cells), the panels show the
+Jacobian's counterparts and their titles say so. :func:`overview` assembles a
 multi-panel figure; :func:`save` writes PDF (TrueType text), SVG (text as text) and
 PNG. Sizes are in millimetres (``SINGLE_COLUMN``, ``DOUBLE_COLUMN``).
 
@@ -17,7 +20,9 @@ Examples
 """
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -52,9 +57,6 @@ STYLE = {
     "savefig.bbox": "tight",
     "figure.dpi": 150,
 }
-
-PANELS = ("trajectories", "trajectories_3d", "eigenvalues", "time_constants", "speed",
-          "trial_traces", "weights", "explained_variance")
 
 
 @contextmanager
@@ -125,7 +127,7 @@ def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True, mode
         m = p.condition_means[g][:, c]
         ax.plot(*m.T, color=colors[label], label=label)
         ax.plot(*m[:1].T, "o", color=colors[label], markersize=2)
-    if fixed_points and "fixed_points" in res.file:
+    if fixed_points and "fixed_points" in res:
         fps = res.fixed_points()
         if len(fps):
             xy = p.transform(fps.xstar)[:, c]
@@ -150,51 +152,61 @@ def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True, mode
 
 
 def eigenvalues(results, ax=None):
-    """Eigenvalues of the fixed points' Jacobians and of the recurrent linear map, in the
-    complex plane with the unit circle."""
+    """Eigenvalues of the Jacobians at the fixed points and along the mean trajectories,
+    and of the recurrent linear map where the network has one, with the unit circle."""
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=SINGLE_COLUMN / 2)
     theta = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(theta), np.sin(theta), color="0.6", linewidth=0.6)
-    if "fixed_points" in res.file:
+    if "linearization" in res:
+        lam = res.get("linearization").eigvals.ravel()
+        ax.scatter(lam.real, lam.imag, s=3, color="0.75", label="along trajectories",
+                   linewidths=0)
+    if "fixed_points" in res:
         fps = res.fixed_points()
         if len(fps):
             lam = fps.eigval_J_xstar.ravel()
             ax.scatter(lam.real, lam.imag, s=4, color=COLORS[5], label="fixed points", linewidths=0)
-    if "spectrum" in res.file:
+    if "spectrum" in res:
         lam = res.spectrum().eigvals_map
         ax.scatter(lam.real, lam.imag, s=6, marker="x", color=COLORS[0], label="W_rec map",
                    linewidths=0.5)
     ax.set_aspect("equal")
     ax.set_xlabel("Re λ")
     ax.set_ylabel("Im λ")
+    ax.set_title("Jacobian eigenvalues")
     ax.legend(loc="upper left")
     return ax
 
 
 def time_constants(results, ax=None, *, n_modes=10):
-    """Time constants of the slowest modes: of the recurrent linear map and of each
-    stable fixed point."""
+    """Time constants of the slowest modes: of the Jacobian at the main attractor, of each
+    stable fixed point, and of the recurrent linear map where the network has one."""
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
-    unit = "s"
-    if "spectrum" in res.file:
+    dt = float(res.attrs.get("dt", 1.0))
+    unit = "s" if dt != 1.0 else "steps"
+    if "spectrum" in res:
         s = res.spectrum()
         tau = s.time_constants if s.dt is not None else s.time_constants_steps
-        unit = "s" if s.dt is not None else "steps"
         decaying = np.sort(tau[tau > 0])[::-1][:n_modes]
         ax.plot(np.arange(1, len(decaying) + 1), decaying, "o-", color=COLORS[4], markersize=2,
                 label="W_rec map")
-    if "fixed_points" in res.file:
+    if "fixed_points" in res:
         fps = res.fixed_points()
         stable = fps[fps.is_stable] if len(fps) else fps
         for k in range(len(stable)):
             tau = stable.time_constants[k][:n_modes]
             ax.plot(np.arange(1, len(tau) + 1), tau, "-", color=COLORS[5], alpha=0.4,
                     label="stable fixed points" if k == 0 else None)
+    if "linearization" in res:
+        tau = res.get("linearization").time_constants[:n_modes]
+        ax.plot(np.arange(1, len(tau) + 1), tau, "s-", color=COLORS[0], markersize=2,
+                label="main attractor")
     ax.set_yscale("log")
     ax.set_xlabel("mode (slowest first)")
     ax.set_ylabel(f"time constant ({unit})")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper right")
     return ax
 
@@ -249,18 +261,27 @@ def trial_traces(results, axes=None, *, trials_per_type=1):
 
 
 def weights(results, ax=None):
-    """The recurrent weight matrix ``W_rec`` (rows: from, columns: to), in a diverging
-    colour map centred at zero."""
+    """The recurrent weights ``W_rec`` (rows: from, columns: to) or, for networks without
+    them (gated and custom cells), the effective connectivity: the Jacobian at the main
+    attractor (rows: to, columns: from); in a diverging colour map centred at zero. The
+    title says which."""
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=SINGLE_COLUMN / 2)
-    if "network/W_rec" not in res.file:
-        raise ValueError(f"{res.file.filename} holds no recurrent weights (network/W_rec)")
-    W = res.file["network/W_rec"][()]
+    if "network/W_rec" in res.file:
+        W, title, labels = res.file["network/W_rec"][()], "recurrent weights W_rec", ("to", "from")
+    elif "linearization" in res:
+        lin = res.get("linearization")
+        W, labels = lin.effective_connectivity, ("from", "to")
+        title = f"effective connectivity: J at {lin.attractor_label}"
+    else:
+        raise ValueError(f"{res.file.filename} holds neither recurrent weights (network/W_rec) "
+                         "nor a linearization to draw")
     limit = np.abs(W).max() or 1.0
     image = ax.imshow(W, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="weight")
-    ax.set_xlabel("to unit")
-    ax.set_ylabel("from unit")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="weight" if labels[0] == "to" else "dF_i/dh_j")
+    ax.set_xlabel(f"{labels[0]} unit")
+    ax.set_ylabel(f"{labels[1]} unit")
+    ax.set_title(title, fontsize=6)
     return ax
 
 
@@ -279,46 +300,110 @@ def explained_variance(results, ax=None):
     return ax
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A registered panel.
+
+    Attributes
+    ----------
+    name : str
+        Its file name under ``figures/``.
+    draw : callable
+        ``draw(results, ax)`` (a pair of Axes for two-row panels).
+    needs : tuple of str
+        Groups of the results file it draws from.
+    size : (float, float)
+        Width and height in millimetres, when drawn alone.
+    options : dict
+        Keyword arguments for ``draw``.
+    projection : str or None
+        ``"3d"`` for 3-D panels.
+    nrows : int
+        Axes it draws on (stacked, sharing x).
+    """
+
+    name: str
+    draw: Callable
+    needs: tuple = ()
+    size: tuple = (SINGLE_COLUMN, 65)
+    options: dict = None
+    projection: str = None
+    nrows: int = 1
+
+    def __call__(self, results, ax):
+        return self.draw(results, ax, **(self.options or {}))
+
+    def figure(self, results):
+        """A figure of this panel alone."""
+        if self.nrows > 1:
+            fig, axes = subplots(*self.size, nrows=self.nrows, sharex=True)
+            self(results, axes)
+        else:
+            fig = plt.figure(figsize=mm(*self.size))
+            self(results, fig.add_subplot(projection=self.projection))
+        return fig
+
+
+def _trial_traces(results, ax):
+    return trial_traces(results, axes=ax)
+
+
+#: Every panel, by name; :func:`draw_all` draws each, :func:`overview` lays out the main ones.
+PANELS = {panel.name: panel for panel in (
+    Panel("trajectories", trajectories, ("pca",)),
+    Panel("trajectories_3d", trajectories, ("pca",), (SINGLE_COLUMN, 70),
+          {"components": (0, 1, 2)}, "3d"),
+    Panel("eigenvalues", eigenvalues, ("linearization",)),
+    Panel("time_constants", time_constants, ("linearization",)),
+    Panel("speed", speed, ("fixed_points",)),
+    Panel("trial_traces", _trial_traces, ("trials",), (SINGLE_COLUMN, 55), nrows=2),
+    Panel("weights", weights, ("linearization",)),
+    Panel("explained_variance", explained_variance, ("pca",)),
+)}
+
+#: The overview's layout: (panel, rows, columns) of a 2 x 4 grid.
+OVERVIEW = (("trajectories", 0, slice(0, 2)), ("trajectories_3d", 0, 2), ("eigenvalues", 0, 3),
+            ("explained_variance", 1, 0), ("time_constants", 1, 1), ("speed", 1, 2),
+            ("weights", 1, 3))
+
+
 def overview(results):
     """A double-column overview figure of one analysed network, panels lettered."""
     res = _results(results)
     fig = plt.figure(figsize=mm(DOUBLE_COLUMN, 120), layout="constrained")
     grid = fig.add_gridspec(2, 4)
-    layout = [  # (grid cell, panel, its options, 3-D)
-        (grid[0, 0:2], trajectories, {}, False),
-        (grid[0, 2], trajectories, {"components": (0, 1, 2)}, True),
-        (grid[0, 3], eigenvalues, {}, False),
-        (grid[1, 0], explained_variance, {}, False),
-        (grid[1, 1], time_constants, {}, False),
-        (grid[1, 2], speed, {}, False),
-        (grid[1, 3], weights, {}, False),
-    ]
-    for letter, (cell, panel, options, three_d) in zip("abcdefg", layout):
-        ax = fig.add_subplot(cell, projection="3d" if three_d else None)
-        panel(res, ax=ax, **options)
-        if three_d:
+    for letter, (name, row, column) in zip("abcdefg", OVERVIEW):
+        panel = PANELS[name]
+        ax = fig.add_subplot(grid[row, column], projection=panel.projection)
+        panel(res, ax)
+        if panel.projection == "3d":
             ax.get_legend().remove()  # panel a carries it
-        panel_letter(ax, letter, x=-0.1 if panel is trajectories else -0.18)
+        panel_letter(ax, letter, x=-0.1 if panel.draw is trajectories else -0.18)
     return fig
 
 
 def draw_all(results, out, formats=("pdf", "svg", "png")):
-    """Every panel and the overview, each as its own figure file under ``out``."""
+    """Every panel of :data:`PANELS` whose data the file holds, and the overview, each as
+    its own figure file under ``out``.
+
+    Raises
+    ------
+    ValueError
+        Where the file lacks what a panel needs (no panel is left out silently).
+    """
     res = _results(results)
+    missing = {name: [n for n in panel.needs if n not in res.file]
+               for name, panel in PANELS.items()}
+    missing = {name: needs for name, needs in missing.items() if needs}
+    if missing:
+        raise ValueError(f"{res.file.filename} lacks what panels need: " + "; ".join(
+            f"{name} needs {', '.join(needs)}" for name, needs in missing.items()))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with paper_style():
-        for name in PANELS:
-            if name == "trial_traces":
-                fig, axes = subplots(width=SINGLE_COLUMN, height=55, nrows=2, sharex=True)
-                trial_traces(res, axes=axes)
-            elif name == "trajectories_3d":
-                fig = plt.figure(figsize=mm(SINGLE_COLUMN, 70))
-                trajectories(res, ax=fig.add_subplot(projection="3d"), components=(0, 1, 2))
-            else:
-                fig, ax = subplots(width=SINGLE_COLUMN, height=65)
-                globals()[name](res, ax=ax)
+        for name, panel in PANELS.items():
+            fig = panel.figure(res)
             written += save(fig, out / name, formats)
             plt.close(fig)
         fig = overview(res)

@@ -36,7 +36,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-STABILITY = ("stable", "marginal", "saddle", "unstable")
+from . import h5, stability
+from .stability import FIXED_TOL, KINDS, MARGINAL_TOL, MAX_SLOW_Q
 #: Newton stalls after SHORT_STREAK iterations in a row whose step was cut below SHORT_STEP
 #: (steps are cut by 4 at a time: below 1/4 means to 1/16 or less).
 SHORT_STEP, SHORT_STREAK = 1 / 4, 4
@@ -100,7 +101,7 @@ class FixedPoints:
     dFdu: np.ndarray
     labels: np.ndarray
     dt: float = 1.0
-    marginal_tol: float = 1e-2
+    marginal_tol: float = MARGINAL_TOL
     slow_points: "FixedPoints" = None
 
     def __len__(self):
@@ -113,7 +114,7 @@ class FixedPoints:
         return FixedPoints(**picked, dt=self.dt, marginal_tol=self.marginal_tol)
 
     def __repr__(self):
-        counts = ", ".join(f"{np.sum(self.stability == s)} {s}" for s in STABILITY
+        counts = ", ".join(f"{np.sum(self.stability == s)} {s}" for s in KINDS
                            if np.any(self.stability == s))
         slow = "" if self.slow_points is None else f"; {len(self.slow_points)} slow points"
         return f"<FixedPoints: {len(self)} ({counts or 'none'}){slow}>"
@@ -125,33 +126,25 @@ class FixedPoints:
 
     @property
     def n_unstable(self):
-        """Number of eigenvalues with modulus above ``1 + marginal_tol``."""
-        return np.sum(np.abs(self.eigval_J_xstar) > 1 + self.marginal_tol, axis=1)
-
-    @property
-    def is_stable(self):
-        """All eigenvalues inside the unit circle (``|lambda| < 1``)."""
-        return np.all(np.abs(self.eigval_J_xstar) < 1, axis=1)
+        """Number of unstable modes (see :mod:`dynan.stability`)."""
+        return stability.n_unstable(self.eigval_J_xstar, self.marginal_tol)
 
     @property
     def stability(self):
-        """``"stable"``, ``"marginal"`` (one or more ``|lambda|`` within
-        ``marginal_tol`` of 1, none above), ``"saddle"`` (some above, some below)
-        or ``"unstable"`` (all above)."""
-        modulus = np.abs(self.eigval_J_xstar)
-        above = modulus > 1 + self.marginal_tol
-        near = np.abs(modulus - 1) <= self.marginal_tol
-        out = np.where(near.any(axis=1), "marginal", "stable").astype("<U8")
-        out[above.any(axis=1)] = "saddle"
-        out[above.all(axis=1)] = "unstable"
-        return out
+        """``"stable"``, ``"marginal"``, ``"saddle"`` or ``"unstable"``, as defined in
+        :mod:`dynan.stability`."""
+        return stability.classify(self.eigval_J_xstar, self.marginal_tol)
+
+    @property
+    def is_stable(self):
+        """Every mode decays (``stability == "stable"``)."""
+        return self.stability == "stable"
 
     @property
     def time_constants(self):
         """``-dt / ln|lambda|`` of each mode (K, N): seconds when ``dt`` is; negative
         for growing modes, inf for ``|lambda| = 1``."""
-        with np.errstate(divide="ignore"):
-            return -self.dt / np.log(np.abs(self.eigval_J_xstar))
+        return stability.time_constants(self.eigval_J_xstar, self.dt)
 
     @property
     def input_coupling(self):
@@ -193,8 +186,8 @@ class FixedPoints:
     def save(self, path, name="fixed_points"):
         """Store in an HDF5 results file under ``name``, replacing what was there.
 
-        An existing file is changed all or nothing (see :func:`dynan.results.rewrite_h5`);
-        otherwise a new file holding only these points is written.
+        The group is written all or nothing, in place (see :func:`dynan.h5.store_group`);
+        without a file at ``path``, a new file holding only these points is written.
 
         Examples
         --------
@@ -203,16 +196,15 @@ class FixedPoints:
         """
         from pathlib import Path
 
-        from . import results
+        import h5py
 
         path = Path(path)
         if path.exists():
-            with results.rewrite_h5(path) as f:
-                results.replace_group(f, name, self.write)
+            with h5py.File(path, "r+") as f:
+                h5.store_group(f, name, self.write)
         else:
-            with results.atomic_h5(path) as f:
-                f.attrs["dynan_schema"] = results.SCHEMA_VERSION
-                results.replace_group(f, name, self.write)
+            with h5.new_file(path) as f:
+                h5.store_group(f, name, self.write)
 
     @classmethod
     def load(cls, path, name="fixed_points"):
@@ -227,9 +219,7 @@ class FixedPoints:
         for name in ARRAYS:
             value = getattr(self, name)
             if name == "labels":
-                from .results import write_column
-
-                write_column(group, name, value)
+                h5.write_column(group, name, value)
             else:
                 group.create_dataset(name, data=value)
         group.attrs.update({"dt": self.dt, "marginal_tol": self.marginal_tol,
@@ -240,9 +230,7 @@ class FixedPoints:
     @classmethod
     def read(cls, group):
         """Read what :meth:`write` wrote."""
-        from .results import read_column
-
-        arrays = {name: read_column(group[name]) if name == "labels" else group[name][()]
+        arrays = {name: h5.read_column(group[name]) if name == "labels" else group[name][()]
                   for name in ARRAYS}
         slow = cls.read(group["slow_points"]) if "slow_points" in group else None
         return cls(**arrays, dt=float(group.attrs["dt"]),
@@ -255,9 +243,9 @@ DESCRIPTION = ("fixed points of h -> F(h, inputs); J_xstar[k, i, j] = dF_i/dh_j;
                "columns, left ones scaled so that L^H R = I")
 
 
-def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_slow_q=1e-4,
-                      unique_tol=1e-6, slow_unique_tol=1e-3, max_iters=50, dt=1.0,
-                      marginal_tol=1e-2, labels=None, progress=None):
+def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
+                      max_slow_q=MAX_SLOW_Q, unique_tol=1e-6, slow_unique_tol=1e-3, max_iters=50,
+                      dt=1.0, marginal_tol=MARGINAL_TOL, labels=None, progress=None):
     """Find the fixed and slow points of ``dynamics`` from the given starts.
 
     Parameters
@@ -336,6 +324,93 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=1e-10, max_s
         fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow,
                                        slow_unique_tol, dt, marginal_tol, pool)
     return fixed
+
+
+def fixed_points_stage(dynamics, results, *, inputs="epochs", initial_states=None, n_inits=512,
+                       noise_scale=0.01, seed=0, progress=None, **options):
+    """The fixed-point stage: search from states of a recording, under named inputs.
+
+    Parameters
+    ----------
+    dynamics : Dynamics
+    results : Results
+        A recording: the starts are drawn from its hidden states, ``dt`` is its.
+    inputs : "epochs", None, array_like (n_in,) or (n_inits, n_in), or dict, default "epochs"
+        ``"epochs"``: the constant input of each task epoch of the recording and zero
+        input (:func:`epoch_inputs`); None: zero input; one vector for every start;
+        one per start; or one per named condition (``{"odor on": [0, 1]}``), each
+        searched from every start and labelled with its name.
+    initial_states : array_like (n_inits, N), optional
+        Starts; by default ``n_inits`` recorded states drawn at random plus Gaussian
+        noise of ``noise_scale``.
+    n_inits : int, default 512
+    noise_scale : float, default 0.01
+    seed : int or None, default 0
+        Seed of the draw and the noise.
+    progress : bool, optional
+    **options
+        Passed to :func:`find_fixed_points`.
+
+    Returns
+    -------
+    FixedPoints
+    """
+    n_in = dynamics.n_inputs
+    if isinstance(inputs, str) and inputs == "epochs":
+        inputs = epoch_inputs(np.asarray(results.inputs), results.epochs)
+    if initial_states is None:
+        initial_states = recorded_starts(results.hidden, n_inits, noise_scale, seed)
+    starts = np.asarray(initial_states, dtype=float)
+    labels = None
+    if isinstance(inputs, dict):
+        names = list(inputs)
+        vectors = np.array([np.broadcast_to(np.asarray(inputs[k], dtype=float), n_in)
+                            for k in names])
+        labels = np.repeat(names, len(starts))
+        inputs = np.repeat(vectors, len(starts), axis=0)
+        starts = np.tile(starts, (len(names), 1))
+    options.setdefault("dt", 1.0 if results is None else float(results.attrs["dt"]))
+    return find_fixed_points(dynamics, starts, inputs, labels=labels, progress=progress, **options)
+
+
+def recorded_starts(hidden, n_inits, noise_scale=0.01, seed=0):
+    """``n_inits`` states drawn at random from a recording's (trials, time, N) hidden
+    states, plus Gaussian noise of ``noise_scale``; trials are read once each."""
+    rng = np.random.default_rng(seed)
+    trial = np.sort(rng.integers(len(hidden), size=n_inits))
+    time = rng.integers(hidden.shape[1], size=n_inits)
+    unique, where = np.unique(trial, return_inverse=True)
+    return hidden[unique][where, time] + rng.normal(scale=noise_scale,
+                                                    size=(n_inits, hidden.shape[2]))
+
+
+def epoch_inputs(inputs, epochs, decimals=1):
+    """Constant inputs of a task's epochs, by name.
+
+    The mean input of each epoch, rounded to ``decimals``, with epochs of equal input
+    merged (``"delay/wait"``); zero input is always included.
+
+    Parameters
+    ----------
+    inputs : ndarray (trials, time, n_in)
+    epochs : dict of str -> ndarray (trials, 2)
+        ``[start, stop)`` bins of each epoch in each trial.
+
+    Examples
+    --------
+    >>> x = np.zeros((2, 4, 1)); x[:, 2:] = 1
+    >>> epoch_inputs(x, {"cue": np.array([[2, 4], [2, 4]])})
+    {'cue': array([1.]), 'zero input': array([0.])}
+    """
+    found = {}
+    for epoch, bounds in epochs.items():
+        means = [inputs[i, a:b].mean(axis=0) for i, (a, b) in enumerate(bounds) if b > a]
+        if means:
+            vector = tuple(np.round(np.mean(means, axis=0), decimals) + 0.0)
+            found.setdefault(vector, []).append(epoch)
+    zero = tuple(np.zeros(inputs.shape[2]))
+    found.setdefault(zero, ["zero input"])
+    return {"/".join(names): np.array(vector) for vector, names in found.items()}
 
 
 class _Solver:

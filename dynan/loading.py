@@ -13,17 +13,13 @@ import numpy as np
 
 from . import activations
 from .analysis import Analysis
-from .dynamics import LEAKS, CellDynamics, LeakyDynamics, Readout
+from .dynamics import LEAKS, CellDynamics, KerasCellReference, LeakyDynamics, Readout
+from .errors import ModelError
 
 SUPPORTED_LAYERS = (
     "keras.layers.SimpleRNN, GRU and LSTM, dynan.layers.LeakyRNN, the seed notebook's "
-    "LeakyRNN (leaky>LeakyRNN), and keras.layers.RNN around any cell whose states are vectors "
-    "and whose output is its first state"
+    "LeakyRNN (leaky>LeakyRNN), and keras.layers.RNN around any cell whose states are vectors"
 )
-
-
-class ModelError(ValueError):
-    """A model file or set of weights that dynan cannot analyse."""
 
 
 def load(path, *, layer=None):
@@ -188,15 +184,13 @@ def dynamics_from_layer(rnn, readout=None):
             W_in, W_rec = (keras.ops.convert_to_numpy(w) for w in (cell.kernel, cell.recurrent_kernel))
             b = np.zeros(cell.units) if cell.bias is None else keras.ops.convert_to_numpy(cell.bias)
             leaky = isinstance(cell, LeakyRNNCell)
-            return LeakyDynamics(
+            dynamics = LeakyDynamics(
                 W_in, W_rec, b, activation=activation, readout=readout, initial_state=h0,
                 gamma=cell.gamma if leaky else 1.0, leak=cell.leak if leaky else "rate",
                 noise_std=cell.noise_std if leaky else 0.0)
-    dynamics = CellDynamics(cell, n_inputs, readout=readout, initial_state=h0)
-    if not dynamics.emits_first_state():
-        raise ModelError(f"layer {rnn.name!r}: its cell {type(cell).__name__} emits something other "
-                         f"than its first state; dynan analyses {SUPPORTED_LAYERS}")
-    return dynamics
+            dynamics.reference = KerasCellReference(cell)
+            return dynamics
+    return CellDynamics(cell, n_inputs, readout=readout, initial_state=h0)
 
 
 def example_model(name):

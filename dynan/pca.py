@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .results import read_column, write_column
+from .h5 import read_column, write_column
 
 FIT_ON = ("all", "condition_means")
 
@@ -226,3 +226,13 @@ def _fitted_pca(components, mean, variance, ratio, singular_values, n_samples, n
     pca.singular_values_, pca.noise_variance_ = singular_values, noise_variance
     pca.n_components_, pca.n_samples_, pca.n_features_in_ = len(components), n_samples, len(mean)
     return pca
+
+
+def pca_stage(dynamics, results, *, n_components=None, fit_on="condition_means",
+              by="trial_type", batch_size=None):
+    """The PCA stage: :func:`pca_by_condition`, by default on the mean trajectories of each
+    trial type, with 10 components (or as many as there are units)."""
+    if n_components is None:
+        n_components = min(10, dynamics.n_units)
+    return pca_by_condition(results, n_components=n_components, fit_on=fit_on, by=by,
+                            batch_size=batch_size)

@@ -1,6 +1,11 @@
-"""``analyze()``: record, PCA, spectra, fixed points and figures in one call."""
+"""``analyze()``: record, then every stage of the registry that applies, then figures.
 
-import json
+One writer: the results file is created once, in a hidden work folder beside the
+output folder, and each stage's result is stored into it as the stage finishes (no
+copies). Figures and ``summary.json`` are drawn from the finished file. The work
+folder takes the output folder's place only when everything is done.
+"""
+
 import os
 import shutil
 import time
@@ -9,15 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tasks
+from . import h5, tasks
+from .recording import write_recording
 from .results import Results
+from .stages import STAGES
+from .summary import Summary
 from .tasks import Trials
 
 
 def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
-            n_inits=512, n_components=10, overwrite=False, formats=("pdf", "svg", "png"),
-            progress=None):
-    """Run the whole analysis of one network; see :meth:`Analysis.analyze`."""
+            n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
+            options=None):
+    """Run the whole analysis of one network; see :meth:`Analysis.analyze`.
+
+    ``options`` maps a stage name to keyword arguments for its ``run`` (e.g.
+    ``{"pca": {"n_components": 5}}``).
+    """
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
@@ -26,62 +38,45 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
     if trials.inputs.shape[2] != d.n_inputs:
         raise ValueError(f"the trials have {trials.inputs.shape[2]} input channels "
                          f"{list(trials.input_names)}; the model takes {d.n_inputs}")
+    options = {"fixed_points": {"n_inits": n_inits, "seed": seed, "progress": progress},
+               **(options or {})}
     work = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
     work.mkdir(parents=True)
     try:
         name = analysis.source.stem if analysis.source is not None else "network"
         path = work / f"{name}.h5"
-        timings = {}
+        seconds, skipped = {}, {}
+        with h5.new_file(path) as f:
+            clock = time.perf_counter()
+            write_recording(f, analysis, trials, seed=seed, progress=progress)
+            seconds["record"] = round(time.perf_counter() - clock, 3)
+            results = Results(f)
+            for stage in STAGES:
+                if not stage.applies(d):
+                    skipped[stage.name] = (f"needs {', '.join(sorted(stage.requires))}, which "
+                                           f"{type(d).__name__} does not have")
+                    continue
+                clock = time.perf_counter()
+                result = stage.run(d, results, **options.get(stage.name, {}))
+                results.store(stage.name, result)
+                seconds[stage.name] = round(time.perf_counter() - clock, 3)
+            performance = (tasks.score(trials, np.asarray(results.outputs))
+                           if trials.task in tasks.TASKS and trials.targets is not None else None)
+        with Results(path) as results:
+            if formats:
+                from . import figures
 
-        def stage(label, fn, *args, **kwargs):
-            start = time.perf_counter()
-            value = fn(*args, **kwargs)
-            timings[label] = round(time.perf_counter() - start, 3)
-            return value
-
-        stage("record", analysis.record, trials, path, seed=seed, progress=progress)
-        if hasattr(d, "W_rec"):
-            analysis._store("network", lambda g: _write_weights(g, d))
-        pca = stage("pca", analysis.pca, n_components=min(n_components, d.n_units),
-                    fit_on="condition_means")
-        spectrum = stage("spectrum", analysis.spectrum) if hasattr(d, "W_rec") else None
-        conditions = epoch_inputs(trials)
-        fps = stage("fixed_points", analysis.fixed_points, conditions, n_inits=n_inits, seed=seed,
-                    progress=progress)
-        analysis._store("fixed_points", fps.write)
-        from . import figures
-
-        stage("figures", figures.draw_all, path, work / "figures", formats)
-        outputs = np.asarray(analysis.results.outputs)
-        summary = _summary(analysis, trials, outputs, pca, spectrum, fps, conditions, timings)
-        (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        analysis.results.close()
+                clock = time.perf_counter()
+                figures.draw_all(results, work / "figures", formats)
+                seconds["figures"] = round(time.perf_counter() - clock, 3)
+            summary = Summary.from_results(results, performance=performance, seconds=seconds,
+                                           skipped=skipped)
+        summary.write(work / "summary.json")
         _swap(work, out)
-    except BaseException:
-        res = analysis.results
-        if res is not None and res.path is not None and work in res.path.parents:
-            res.close()  # it lived in the discarded folder
-            analysis.results = None
-        raise
     finally:
         if work.exists():
             shutil.rmtree(work)
-    analysis.results = Results(out / path.name)
-    return analysis.results
-
-
-def epoch_inputs(trials, decimals=1):
-    """Constant inputs of a task's epochs: the mean input of each epoch, rounded, with
-    epochs of equal input merged (``"delay/wait"``); zero input is always included."""
-    found = {}
-    for epoch, bounds in trials.epochs.items():
-        means = [trials.inputs[i, a:b].mean(axis=0) for i, (a, b) in enumerate(bounds) if b > a]
-        if means:
-            vector = tuple(np.round(np.mean(means, axis=0), decimals) + 0.0)
-            found.setdefault(vector, []).append(epoch)
-    zero = tuple(np.zeros(trials.inputs.shape[2]))
-    found.setdefault(zero, ["zero input"])
-    return {"/".join(names): np.array(vector) for vector, names in found.items()}
+    return Results(out / path.name)
 
 
 def _trials(analysis, trials, task, n_trials, seed):
@@ -95,47 +90,6 @@ def _trials(analysis, trials, task, n_trials, seed):
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(tasks.TASKS)}")
     params = analysis.task_params if name == analysis.task else {}
     return tasks.TASKS[name](n_trials, **params, seed=seed)
-
-
-def _write_weights(group, d):
-    for key in ("W_in", "W_rec", "b"):
-        group.create_dataset(key, data=getattr(d, key))
-    if d._readout is not None:
-        group.create_dataset("W_out", data=d._readout.W)
-        group.create_dataset("b_out", data=d._readout.b)
-    group.attrs["orientation"] = "z = x @ W_in + h @ W_rec + b; y = h @ W_out + b_out"
-
-
-def _summary(analysis, trials, outputs, pca, spectrum, fps, conditions, timings):
-    d = analysis.dynamics
-    by_label = {}
-    for label in conditions:
-        mask = fps.labels == label
-        stability = fps.stability[mask]
-        by_label[label] = {
-            "input": [float(v) for v in conditions[label]],
-            **{s: int(np.sum(stability == s)) for s in ("stable", "marginal", "saddle", "unstable")},
-            "slow_points": int(np.sum(fps.slow_points.labels == label)),
-        }
-    summary = {
-        "model": None if analysis.source is None else str(analysis.source),
-        "model_sha256": analysis.sha256,
-        "task": trials.task, "task_params": trials.params, "n_trials": len(trials),
-        "performance": (tasks.score(trials, outputs)
-                        if trials.task in tasks.TASKS and trials.targets is not None else None),
-        "network": {"kind": type(d).__name__, "n_units": d.n_units,
-                    **{k: getattr(d, k) for k in ("gamma", "leak", "activation") if hasattr(d, k)}},
-        "pca_explained_variance_ratio": [round(float(r), 4) for r in pca.explained_variance_ratio_],
-        "fixed_points": by_label,
-        "n_fixed_points": len(fps), "n_slow_points": len(fps.slow_points),
-        "seconds": {**timings, "total": round(sum(timings.values()), 3)},
-    }
-    if spectrum is not None:
-        tau = spectrum.time_constants if spectrum.dt is not None else spectrum.time_constants_steps
-        summary["spectral_radius"] = spectrum.spectral_radius
-        summary["leading_time_constants"] = [float(t) for t in np.sort(tau[tau > 0])[::-1][:3]]
-        summary["time_constant_unit"] = "s" if spectrum.dt is not None else "steps"
-    return summary
 
 
 def _swap(work, out):

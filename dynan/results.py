@@ -2,95 +2,23 @@
 
 Every analysis stage writes into one HDF5 file whose layout is documented in
 README.md ("Results file") and versioned by the root attribute ``dynan_schema``.
-Plain ``h5py`` reads it without dynan. Files are written all or nothing: into a
-temporary file beside the target, renamed over it only on success.
+Plain ``h5py`` reads it without dynan. New files are written all or nothing (into a
+temporary file beside the target, renamed over it only on success), and each
+stage's group is stored all or nothing, in place (:func:`dynan.h5.store_group`).
 """
 
 import json
-import os
-import shutil
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from . import h5
+from .h5 import JSON_ATTRS, SCHEMA_VERSION
+from .stages import REGISTRY
 from .tasks import condition_mask
 
-SCHEMA_VERSION = 1
-
-
-@contextmanager
-def atomic_h5(path, *, overwrite=False):
-    """Open a new HDF5 file for writing that appears at ``path`` only when complete.
-
-    The file is written beside ``path`` under a hidden temporary name and renamed
-    over ``path`` when the block ends without error; on any error (or a kill) an
-    existing file at ``path`` is left exactly as it was.
-
-    Parameters
-    ----------
-    path : path-like
-    overwrite : bool, default False
-        Replace an existing file; without it an existing file is an error.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
-    # A new name, created by HDF5 itself: truncating an existing file would make ext4 force
-    # its blocks out on close (auto_da_alloc), which costs more than the whole write.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with h5py.File(tmp, "x") as f:
-            yield f
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-@contextmanager
-def rewrite_h5(path):
-    """Change an existing HDF5 file all or nothing: a copy beside it is opened for writing
-    and renamed over ``path`` when the block ends without error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no file at {path}")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        shutil.copyfile(path, tmp)
-        with h5py.File(tmp, "r+") as f:
-            yield f
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def replace_group(parent, name, write):
-    """Call ``write`` on a new group ``name`` under ``parent``, replacing one already there."""
-    if name in parent:
-        del parent[name]
-    write(parent.create_group(name))
-
-
-def write_column(group, name, values):
-    """Write a 1-D column; text as UTF-8 strings, numbers and booleans as they are."""
-    values = np.asarray(values)
-    if values.dtype.kind in "USO":
-        return group.create_dataset(name, data=values.astype(str).astype(object),
-                                    dtype=h5py.string_dtype())
-    return group.create_dataset(name, data=values)
-
-
-def read_column(dataset, index=slice(None)):
-    """Read a column written by :func:`write_column` (text back as ``str``)."""
-    if h5py.check_string_dtype(dataset.dtype) is not None:
-        return dataset.asstr()[()][index].astype(str)
-    return dataset[()][index]
+MODES = ("r", "r+")
 
 
 class TrialArray:
@@ -153,6 +81,8 @@ class Results:
     ----------
     source : path-like or h5py.File
         A results file written by dynan.
+    mode : {"r", "r+"}, default "r"
+        ``"r+"`` also lets :meth:`store` add results.
 
     Attributes
     ----------
@@ -166,16 +96,18 @@ class Results:
     ...     mean_sl = sl.hidden[:].mean(axis=0)
     """
 
-    def __init__(self, source, *, _index=None):
+    def __init__(self, source, mode="r", *, _index=None):
         if isinstance(source, h5py.File):
             self.file = source
         else:
+            if mode not in MODES:
+                raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
             path = Path(source)
             if not path.is_file():
                 raise FileNotFoundError(f"no results file at {path}")
             if not h5py.is_hdf5(path):
                 raise ValueError(f"{path} is not an HDF5 file")
-            self.file = h5py.File(path, "r")
+            self.file = h5py.File(path, mode)
         schema = self.file.attrs.get("dynan_schema")
         if schema is None:
             raise ValueError(f"{self.file.filename} is not a dynan results file (no dynan_schema attribute)")
@@ -227,7 +159,7 @@ class Results:
         """The condition table: column name -> (trials,) array."""
         index = slice(None) if self._index is None else self._index
         group = self.file["trials/conditions"]
-        return {name: read_column(group[name], index) for name in group}
+        return {name: h5.read_column(group[name], index) for name in group}
 
     @property
     def epochs(self):
@@ -241,23 +173,43 @@ class Results:
         """The distinct trial types, sorted."""
         return tuple(np.unique(self.conditions["trial_type"]).tolist())
 
+    def get(self, name):
+        """The result of stage ``name`` (see :data:`dynan.stages.STAGES`), read from its group.
+
+        Examples
+        --------
+        >>> res.get("fixed_points")                                    # doctest: +SKIP
+        <FixedPoints: 27 (8 stable, 19 saddle); 0 slow points>
+        """
+        if name not in REGISTRY:
+            raise KeyError(f"no stage {name!r}; stages are {sorted(REGISTRY)}")
+        return REGISTRY[name].result.read(self._group(name))
+
+    def store(self, name, result):
+        """Store ``result`` as group ``name``, replacing what was there, all or nothing.
+
+        The file must be open for writing (``mode="r+"``, as :meth:`Analysis.record`
+        opens it); nothing else in the file is touched or copied.
+        """
+        if self.file.mode != "r+":
+            raise ValueError(f"{self.file.filename} is open read-only; open it with "
+                             f"dynan.Results(path, mode='r+') to store results in it")
+        h5.store_group(self.file, name, result.write)
+
+    def __contains__(self, name):
+        return name in self.file
+
     def fixed_points(self, name="fixed_points"):
         """The fixed points stored under ``name`` (see :meth:`FixedPoints.save`)."""
-        from .fixed_points import FixedPoints
-
-        return FixedPoints.read(self._group(name))
+        return REGISTRY["fixed_points"].result.read(self._group(name))
 
     def pca(self):
         """The PCA stored by :meth:`Analysis.pca`."""
-        from .pca import TrialPCA
-
-        return TrialPCA.read(self._group("pca"))
+        return self.get("pca")
 
     def spectrum(self):
         """The spectra stored by :meth:`Analysis.spectrum`."""
-        from .spectrum import Spectrum
-
-        return Spectrum.read(self._group("spectrum"))
+        return self.get("spectrum")
 
     def _group(self, name):
         if name not in self.file:
@@ -292,6 +244,3 @@ class Results:
     def __exit__(self, *exc):
         self.close()
 
-
-#: Root attributes stored as JSON text.
-JSON_ATTRS = ("task_params", "state_parts", "network")

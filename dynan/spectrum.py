@@ -119,3 +119,9 @@ def spectrum(W_rec, gamma=1.0, dt=None):
     return Spectrum(by_modulus(np.linalg.eigvals(W).astype(complex)),
                     by_modulus(np.linalg.eigvals(linear_map).astype(complex)),
                     np.linalg.svd(W, compute_uv=False), float(gamma), dt)
+
+
+def spectrum_stage(dynamics, results):
+    """The spectrum stage of :func:`dynan.analyze`: the :class:`Spectrum` of the
+    network's recurrent weights, with the recording's time step."""
+    return spectrum(dynamics.W_rec, dynamics.gamma, float(results.attrs["dt"]))

@@ -197,7 +197,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="tol must be a positive number; got 0"):
         find_fixed_points(d, np.zeros((4, 3)), tol=0)
     an = dynan.from_weights(np.zeros((1, 3)), np.eye(3), np.zeros(3))
-    with pytest.raises(ValueError, match=r"no recording to draw initial states from: call record\(trials\)"):
+    with pytest.raises(ValueError, match=r"no recording to analyse: call record\(trials\) first"):
         an.fixed_points()
 
 

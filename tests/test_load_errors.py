@@ -98,11 +98,17 @@ class RateEmittingCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
-def test_cell_that_does_not_emit_its_state_is_refused(tmp_path):
+def test_cell_that_emits_a_function_of_its_state_reads_out_through_the_cell(tmp_path, rng):
     inputs = keras.Input((None, N_IN))
-    model = keras.Model(inputs, keras.layers.RNN(RateEmittingCell(4), return_sequences=True)(inputs))
-    with pytest.raises(ModelError, match="emits something other than its first state"):
-        dynan.load(save(model, tmp_path / "rate.keras"))
+    rnn_out = keras.layers.RNN(RateEmittingCell(4), return_sequences=True)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(rnn_out))
+    model.set_weights([0.5 * rng.normal(size=w.shape) for w in model.get_weights()])
+    an = dynan.load(save(model, tmp_path / "rate.keras"))
+    assert "state_readout" not in an.dynamics.capabilities
+    x = rng.normal(size=(3, 20, N_IN)).astype("float32")
+    np.testing.assert_allclose(an.run(x).outputs, model.predict(x, verbose=0), atol=1e-5)
+    with pytest.raises(ValueError, match="not a function of the state alone"):
+        an.dynamics.readout(np.zeros(4))
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])

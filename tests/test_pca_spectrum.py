@@ -154,5 +154,5 @@ def test_spectrum_needs_recurrent_weights(tmp_path):
     from keras_models import make_model
 
     make_model("gru").save(tmp_path / "gru.keras")
-    with pytest.raises(ValueError, match="spectrum needs a leaky or vanilla network"):
+    with pytest.raises(ValueError, match="spectrum needs a network with recurrent_weights; this CellDynamics has"):
         dynan.load(tmp_path / "gru.keras").spectrum()

@@ -11,7 +11,7 @@ import pytest
 import dynan
 from dynan import figures, tasks
 from dynan.cli import main
-from dynan.pipeline import epoch_inputs
+from dynan.fixed_points import epoch_inputs
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,22 @@ def test_analyze_writes_results_figures_and_summary(analysed):
     for panel in (*figures.PANELS, "overview"):
         for fmt in ("pdf", "svg", "png"):
             assert (out / "figures" / f"{panel}.{fmt}").stat().st_size > 1000
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["task"] == "integrator" and summary["n_trials"] == 64
-    assert summary["performance"] > 0.95 and summary["network"]["n_units"] == 64
-    assert set(summary["seconds"]) >= {"record", "pca", "spectrum", "fixed_points", "figures", "total"}
+    summary = dynan.Summary.read(out / "summary.json")
+    assert summary.task == "integrator" and summary.n_trials == 64
+    assert summary.performance > 0.95 and summary.network["n_units"] == 64
+    assert set(summary.seconds) >= {"record", "pca", "spectrum", "fixed_points", "linearization",
+                                    "figures", "total"}
+    assert summary.stages == [stage.name for stage in dynan.STAGES] and summary.skipped == {}
     with dynan.Results(out / "integrator_leaky.h5") as res:
-        assert {"trials", "pca", "spectrum", "fixed_points", "network"} <= set(res.file)
+        assert {"trials", "pca", "spectrum", "fixed_points", "linearization", "network"} <= set(res.file)
         fps = res.fixed_points()
-        assert set(fps.labels) <= set(summary["fixed_points"])
-        assert len(fps) == summary["n_fixed_points"]
+        assert set(fps.labels) <= set(summary.fixed_points)
+        counts = summary.counts
+        assert len(fps) == sum(counts[kind] for kind in dynan.stability.KINDS)
+        assert len(fps.slow_points) == counts["slow_points"]
+        # the integrator's memory mode shows at its attractor, not in W_rec alone
+        assert summary.leading_time_constants[0] == pytest.approx(
+            res.get("linearization").time_constants[0])
 
 
 def test_pdfs_embed_truetype_and_svgs_keep_text(analysed):
@@ -76,14 +83,15 @@ def test_a_failed_run_leaves_earlier_results_untouched(analysed, monkeypatch):
     an = dynan.load(dynan.example_model("integrator_leaky"))
     with pytest.raises(RuntimeError, match="boom"):
         an.analyze(out=analysed, overwrite=True, n_trials=16, n_inits=32, progress=False)
-    assert an.results is None  # no handle on the discarded run
+    assert an.recording is None  # analyze keeps no handle on any run
     after = {p: p.read_bytes() for p in sorted(analysed.rglob("*")) if p.is_file()}
     assert after == before
     assert [p.name for p in analysed.parent.iterdir()] == [analysed.name]  # no debris
 
 
 def test_epoch_inputs_of_tdnms():
-    conditions = epoch_inputs(tasks.tdnms(60, seed=0))
+    trials = tasks.tdnms(60, seed=0)
+    conditions = epoch_inputs(trials.inputs, trials.epochs)
     assert set(conditions) == {"cue", "odor1/odor2", "delay/wait/response/iti"}
     np.testing.assert_array_equal(conditions["cue"], [1.0, 0.0])
     np.testing.assert_array_equal(conditions["odor1/odor2"], [0.0, 1.0])

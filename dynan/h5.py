@@ -1,0 +1,87 @@
+"""Low-level HDF5 helpers every result uses: columns, new files all or nothing, groups
+stored all or nothing.
+
+Nothing here knows about stages or results; result classes and :class:`dynan.Results`
+build on it. Nothing is pickled: datasets and attributes only.
+"""
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+#: Version of the results-file layout (root attribute ``dynan_schema``).
+SCHEMA_VERSION = 1
+#: Root attributes stored as JSON text.
+JSON_ATTRS = ("task_params", "state_parts", "network")
+
+
+@contextmanager
+def new_file(path, *, overwrite=False):
+    """Open a new HDF5 file for writing that appears at ``path`` only when complete.
+
+    The file is written beside ``path`` under a hidden temporary name and renamed
+    over ``path`` when the block ends without error; on any error (or a kill) an
+    existing file at ``path`` is left exactly as it was.
+
+    Parameters
+    ----------
+    path : path-like
+    overwrite : bool, default False
+        Replace an existing file; without it an existing file is an error.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
+    # A new name, created by HDF5 itself: truncating an existing file would make ext4 force
+    # its blocks out on close (auto_da_alloc), which costs more than the whole write.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with h5py.File(tmp, "x") as f:
+            f.attrs["dynan_schema"] = SCHEMA_VERSION
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def store_group(parent, name, write):
+    """Call ``write`` on a new group ``name`` under ``parent``, replacing one already there,
+    all or nothing.
+
+    The group is written under a temporary name and takes ``name`` only once complete
+    (an error on the way removes it and leaves the old group as it was). Nothing is
+    copied: the file is changed in place, and flushed.
+    """
+    tmp = f".{name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        write(parent.create_group(tmp))
+        if name in parent:
+            del parent[name]
+        parent.move(tmp, name)
+    finally:
+        if tmp in parent:
+            del parent[tmp]
+    parent.file.flush()
+
+
+def write_column(group, name, values):
+    """Write a 1-D column; text as UTF-8 strings, numbers and booleans as they are."""
+    values = np.asarray(values)
+    if values.dtype.kind in "USO":
+        return group.create_dataset(name, data=values.astype(str).astype(object),
+                                    dtype=h5py.string_dtype())
+    return group.create_dataset(name, data=values)
+
+
+def read_column(dataset, index=slice(None)):
+    """Read a column written by :func:`write_column` (text back as ``str``)."""
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        return dataset.asstr()[()][index].astype(str)
+    return dataset[()][index]

@@ -1,0 +1,60 @@
+"""The one place that says what stable, marginal, saddle, unstable and slow mean.
+
+For the discrete map ``h -> F(h, x)`` with Jacobian eigenvalues ``lambda`` at a point:
+
+- a mode is **unstable** when ``|lambda| > 1 + marginal_tol``, **marginal** when
+  ``||lambda| - 1| <= marginal_tol`` and **decaying** when ``|lambda| < 1 - marginal_tol``;
+- a point is **stable** when every mode decays, **marginal** when some are marginal
+  and none unstable (line and ring attractors), a **saddle** when some modes are
+  unstable and some not, and **unstable** when every mode is;
+- a **fixed point** has ``max|F(x) - x| <= tol`` (1e-10 by default); a **slow point**
+  is a local minimum of the speed ``q = 1/2 ||F(x) - x||^2`` that is not a fixed
+  point, with ``q <= max_slow_q`` (1e-4 by default).
+
+Every stage, panel and summary asks this module; none sets thresholds of its own.
+
+Examples
+--------
+>>> import numpy as np
+>>> classify(np.array([[0.5, 0.2], [1.5, 0.5], [1.001, 0.3], [2.0, 3.0]]))
+array(['stable', 'saddle', 'marginal', 'unstable'], dtype='<U8')
+"""
+
+import numpy as np
+
+#: Point classes, in the order tables and figures list them.
+KINDS = ("stable", "marginal", "saddle", "unstable")
+#: ``|lambda|`` within this of 1 is a marginal mode.
+MARGINAL_TOL = 1e-2
+#: A fixed point has ``max|F(x) - x|`` at most this.
+FIXED_TOL = 1e-10
+#: A slow point has ``q`` at most this.
+MAX_SLOW_Q = 1e-4
+
+
+def unstable_modes(eigvals, marginal_tol=MARGINAL_TOL):
+    """Boolean mask of the unstable modes, ``|lambda| > 1 + marginal_tol``; same shape."""
+    return np.abs(eigvals) > 1 + marginal_tol
+
+
+def n_unstable(eigvals, marginal_tol=MARGINAL_TOL):
+    """Number of unstable modes of each row of eigenvalues (K, N) -> (K,)."""
+    return np.sum(unstable_modes(eigvals, marginal_tol), axis=-1)
+
+
+def classify(eigvals, marginal_tol=MARGINAL_TOL):
+    """The class of each point from its eigenvalues (K, N): a (K,) array of :data:`KINDS`."""
+    modulus = np.abs(np.asarray(eigvals))
+    above = modulus > 1 + marginal_tol
+    near = np.abs(modulus - 1) <= marginal_tol
+    out = np.where(near.any(axis=-1), "marginal", "stable").astype("<U8")
+    out[above.any(axis=-1)] = "saddle"
+    out[above.all(axis=-1) & (modulus.shape[-1] > 0)] = "unstable"
+    return out
+
+
+def time_constants(eigvals, dt=1.0):
+    """``-dt / ln|lambda|`` of each mode: seconds when ``dt`` is; negative for growing
+    modes, inf at ``|lambda| = 1``."""
+    with np.errstate(divide="ignore"):
+        return -dt / np.log(np.abs(eigvals))
