@@ -508,23 +508,31 @@ class CellDynamics(Dynamics):
 class KerasCellReference:
     """A trained Keras cell's own step, in its own precision (float32 as trained).
 
-    ``reference(h, x)`` returns ``(emitted, h_next)`` as float64 arrays, for
-    (B, N) states ``h`` (parts concatenated) and (B, n_in) inputs ``x``.
+    ``reference(h, x)`` returns ``(y, h_next)`` as float64 arrays for (B, N) states
+    ``h`` (parts concatenated) and (B, n_in) inputs ``x``: ``y`` is what the cell
+    emits, through the model's ``Dense`` readout when it has one.
+
+    Parameters
+    ----------
+    cell : keras.layers.Layer
+    readout : keras.layers.Dense, optional
     """
 
-    def __init__(self, cell):
+    def __init__(self, cell, readout=None):
         import keras
 
         self.cell = cell
+        self.readout = readout
         self.sizes = [int(s) for s in keras.tree.flatten(cell.state_size)]
 
     def __call__(self, h, x):
         import keras
 
         dtype = keras.backend.standardize_dtype(self.cell.compute_dtype)
-        h = np.asarray(h, dtype=dtype)
-        states = np.split(h, np.cumsum(self.sizes)[:-1], axis=1)
+        states = np.split(np.asarray(h, dtype=dtype), np.cumsum(self.sizes)[:-1], axis=1)
         out, new = self.cell(np.asarray(x, dtype=dtype), states, training=False)
+        if self.readout is not None:
+            out = self.readout(out)
         new = np.concatenate([keras.ops.convert_to_numpy(s) for s in keras.tree.flatten(new)], axis=1)
         return keras.ops.convert_to_numpy(out).astype(float), new.astype(float)
 

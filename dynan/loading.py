@@ -84,6 +84,7 @@ def load(path, *, layer=None):
                 raise ModelError(f"{path}: weight {w.path} has non-finite values (NaN or inf)")
     dynamics = dynamics_from_layer(rnn, readout=None if readout_layer is None
                                    else _readout_from_dense(readout_layer))
+    dynamics.reference = KerasCellReference(rnn.cell, readout_layer)
     task, task_params = _task_from_card(path)
     return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=rnn.name,
                     task=task, task_params=task_params)
@@ -184,12 +185,10 @@ def dynamics_from_layer(rnn, readout=None):
             W_in, W_rec = (keras.ops.convert_to_numpy(w) for w in (cell.kernel, cell.recurrent_kernel))
             b = np.zeros(cell.units) if cell.bias is None else keras.ops.convert_to_numpy(cell.bias)
             leaky = isinstance(cell, LeakyRNNCell)
-            dynamics = LeakyDynamics(
+            return LeakyDynamics(
                 W_in, W_rec, b, activation=activation, readout=readout, initial_state=h0,
                 gamma=cell.gamma if leaky else 1.0, leak=cell.leak if leaky else "rate",
                 noise_std=cell.noise_std if leaky else 0.0)
-            dynamics.reference = KerasCellReference(cell)
-            return dynamics
     return CellDynamics(cell, n_inputs, readout=readout, initial_state=h0)
 
 

@@ -34,6 +34,7 @@ def read_table(path):
         return {Path(row["path"]).name: row for row in csv.DictReader(f)}
 
 
+@pytest.mark.cluster
 def test_local_cluster_with_a_corrupt_model_then_a_rerun_skips(tmp_path):
     models = copy_models(tmp_path / "models", {"a": "integrator_leaky", "b": "integrator_current",
                                                 "c": "flipflop_leaky"})
@@ -58,6 +59,8 @@ def test_local_cluster_with_a_corrupt_model_then_a_rerun_skips(tmp_path):
     assert changed[0]["status"] == "done"  # other parameters: analysed again
 
 
+@pytest.mark.cluster
+@pytest.mark.kill
 def test_killed_batch_restarts_without_redoing_finished_models(tmp_path):
     models = copy_models(tmp_path / "models", {f"m{i}": "integrator_leaky" for i in range(4)})
     out = tmp_path / "results"
@@ -89,6 +92,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.cluster
 def test_external_scheduler_and_workers(tmp_path, capsys):
     models = copy_models(tmp_path / "models", {"x": "integrator_leaky", "y": "integrator_current"})
     port = free_port()
