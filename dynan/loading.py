@@ -6,6 +6,7 @@ Loading never executes code from a model file: Keras ``safe_mode`` stays on, so
 
 import hashlib
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -59,8 +60,12 @@ def load(path, *, layer=None):
 
     Examples
     --------
-    >>> an = dynan.load("model.keras")                      # doctest: +SKIP
-    >>> an.dynamics.jacobian(h, x)                          # doctest: +SKIP
+    >>> import dynan, numpy as np
+    >>> an = dynan.load(dynan.example_model("flipflop_leaky"))   # or your "model.keras"
+    >>> an
+    <Analysis from 'flipflop_leaky.keras': LeakyDynamics, 64 units, 3 inputs, 3 outputs>
+    >>> an.dynamics.jacobian(np.zeros(64), np.zeros(3)).shape
+    (64, 64)
     """
     path = Path(path)
     if not path.is_file():
@@ -75,7 +80,7 @@ def load(path, *, layer=None):
         model = keras.saving.load_model(
             path, custom_objects=layers.SEED_NOTEBOOK_OBJECTS, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types; all mean "cannot read this model"
-        raise ModelError(f"could not load the Keras model in {path}: {err}") from err
+        raise ModelError(_load_error(path, str(err))) from err
     rnn = _recurrent_layer(model, layer)
     readout_layer = _dense_after(model, rnn)
     for lay in (rnn, readout_layer):
@@ -203,7 +208,12 @@ def example_model(name):
 
     Examples
     --------
-    >>> an = dynan.load(dynan.example_model("flipflop_leaky"))   # doctest: +SKIP
+    >>> import dynan
+    >>> dynan.example_model("flipflop_leaky").name
+    'flipflop_leaky.keras'
+    >>> an = dynan.load(dynan.example_model("flipflop_leaky"))
+    >>> an.task, an.task_params                          # from the card beside the model
+    ('flipflop', {'n_bits': 3, 'n_time': 100, 'pulse_prob': 0.05, 'dt': 0.01})
     """
     from importlib.resources import files
 
@@ -212,6 +222,20 @@ def example_model(name):
     if name not in names:
         raise ValueError(f"no example model {name!r}; choose one of {names}")
     return Path(str(folder / f"{name}.keras"))
+
+
+def _load_error(path, text):
+    """One line for Keras's many-line loading errors; names the class to import when one
+    is missing."""
+    missing = re.search(r"Could not locate class '([\w.]+)'", text)
+    if missing:
+        name = missing.group(1)
+        module = re.search(rf"'module': '([\w.]+)', 'class_name': '{re.escape(name)}'", text)
+        where = f" (module {module.group(1)!r})" if module else ""
+        return (f"{path} uses the class {name!r}{where}, which is not imported: pass "
+                f"--import MODULE (a name or a .py path), or import it before dynan.load")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"could not load the Keras model in {path}: {first[:400]}"
 
 
 def _task_from_card(path):
