@@ -1,13 +1,19 @@
 """dynan: dynamical-systems analysis of trained recurrent networks.
 
-Load a trained network, analyse it in one call, or step by step::
+Load a trained network (here a bundled example; yours is ``dynan.load("model.keras")``),
+then analyse it in one call, or step by step::
 
     >>> import dynan
-    >>> an = dynan.load("model.keras")                          # doctest: +SKIP
-    >>> res = an.analyze(out="results")                         # doctest: +SKIP
-    >>> an.record(dynan.tasks.tdnms(300, seed=0), "tdnms.h5")   # doctest: +SKIP
-    >>> an.pca(fit_on="condition_means"), an.spectrum()         # doctest: +SKIP
-    >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]})   # doctest: +SKIP
+    >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+    >>> an
+    <Analysis from 'tdnms_leaky.keras': LeakyDynamics, 128 units, 2 inputs, 1 outputs>
+    >>> res = an.analyze(out="results")     # every stage, figures: a while  # doctest: +SKIP
+
+    >>> res = an.record(dynan.tasks.tdnms(30, seed=0))   # in memory; or a path, "tdnms.h5"
+    >>> p, s = an.pca(fit_on="condition_means"), an.spectrum()
+    >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]}, n_inits=32)
+    >>> fps.labels.tolist(), fps.stability.tolist()
+    (['odor off', 'odor on'], ['saddle', 'marginal'])
 
 Importing dynan does not import TensorFlow; loading or running a Keras model does.
 Figure panels are in ``dynan.figures``, batch analysis with Dask in ``dynan.batch``.

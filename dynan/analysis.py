@@ -148,8 +148,21 @@ class Analysis:
 
         Examples
         --------
-        >>> res = an.record(dynan.tasks.tdnms(300, seed=0), "tdnms.h5")    # doctest: +SKIP
-        >>> res.select(trial_type="SL").hidden[:10, 150]                     # doctest: +SKIP
+        >>> import dynan
+        >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+        >>> res = an.record(dynan.tasks.tdnms(30, seed=0))        # in memory
+        >>> res
+        <dynan.Results memory: 30 trials, types ['LS', 'SL', 'SS']>
+        >>> res.select(trial_type="SL").hidden[:5, 150].shape     # five SL trials at bin 150
+        (5, 128)
+
+        Given a path, the recording is a file, to open again later with :class:`Results`:
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "tdnms.h5")
+        >>> res = an.record(dynan.tasks.tdnms(30, seed=0), path)
+        >>> res.path.name, len(dynan.Results(path))
+        ('tdnms.h5', 30)
         """
         options = {"noise": noise, "seed": seed, "batch_size": batch_size, "progress": progress}
         if path is None:
@@ -186,9 +199,17 @@ class Analysis:
 
         Examples
         --------
-        >>> an.record(dynan.tasks.tdnms(300, seed=0), "tdnms.h5")       # doctest: +SKIP
-        >>> p = an.pca(n_components=3, fit_on="condition_means")         # doctest: +SKIP
-        >>> p.transform(fps.xstar)                                       # doctest: +SKIP
+        >>> import dynan
+        >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+        >>> res = an.record(dynan.tasks.tdnms(30, seed=0))
+        >>> p = an.pca(n_components=3, fit_on="condition_means")
+        >>> p
+        <TrialPCA: 3 components (...), fit on condition_means, 3 groups by ['trial_type']>
+        >>> p.condition_means[p.group("SL")].shape                # mean SL trajectory: (time, PC)
+        (200, 3)
+        >>> fps = an.fixed_points(n_inits=32)
+        >>> p.transform(fps.xstar).shape                          # fixed points in PC space
+        (1, 3)
         """
         return self._stage("pca", results, n_components=n_components, fit_on=fit_on, by=by,
                            batch_size=batch_size)
@@ -244,8 +265,16 @@ class Analysis:
 
         Examples
         --------
-        >>> an.record(dynan.tasks.tdnms(256, seed=0), "tdnms.h5")        # doctest: +SKIP
-        >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]})   # doctest: +SKIP
+        >>> import dynan
+        >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+        >>> res = an.record(dynan.tasks.tdnms(30, seed=0))
+        >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]}, n_inits=32)
+        >>> fps
+        <FixedPoints: 2 (1 marginal, 1 saddle); 1 slow points>
+        >>> fps.labels.tolist(), fps.stability.tolist()
+        (['odor off', 'odor on'], ['saddle', 'marginal'])
+        >>> res.fixed_points().labels.tolist()                   # stored in the recording
+        ['odor off', 'odor on']
         """
         options.update(inputs=inputs, initial_states=initial_states, n_inits=n_inits,
                        noise_scale=noise_scale, seed=seed)
@@ -302,7 +331,16 @@ class Analysis:
 
         Examples
         --------
-        >>> res = dynan.load(dynan.example_model("tdnms_leaky")).analyze()   # doctest: +SKIP
+        A quick run: few trials and starts, no figures (the defaults take longer):
+
+        >>> import dynan, os, tempfile
+        >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+        >>> out = os.path.join(tempfile.mkdtemp(), "tdnms")
+        >>> res = an.analyze(out=out, n_trials=30, n_inits=32, formats=())
+        >>> sorted(os.listdir(out))
+        ['summary.json', 'tdnms_leaky.h5']
+        >>> sorted(res.file)
+        ['fixed_points', 'linearization', 'network', 'pca', 'spectrum', 'trials']
         """
         from .pipeline import analyze
 

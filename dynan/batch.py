@@ -26,7 +26,22 @@ COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "kind", "
 
 def expand_models(models):
     """Model paths from paths, glob patterns and text files that list models (one per line,
-    ``#`` for comments), in order and without repeats."""
+    ``#`` for comments), in order and without repeats.
+
+    Returns absolute paths (the workers may run in other folders).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("a.keras", "b.keras", "c.keras"):
+    ...     (folder / name).touch()
+    >>> _ = (folder / "first.txt").write_text("# analyse these first\\nc.keras\\n")
+    >>> paths = expand_models([folder / "first.txt", folder / "*.keras"])
+    >>> [Path(path).name for path in paths]
+    ['c.keras', 'a.keras', 'b.keras']
+    """
     found = []
     for item in models:
         item = str(item)
@@ -78,7 +93,12 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
 
     Examples
     --------
+    Starts a Dask cluster and analyses every model in full (not run here); a model
+    that fails has status ``"error"``, one analysed by an earlier run ``"skipped"``:
+
     >>> rows = batch(["sweep/*.keras"], "sweep-results", workers=2)   # doctest: +SKIP
+    >>> [row["status"] for row in rows]                                # doctest: +SKIP
+    ['done', 'done', 'error']
     """
     from dask.distributed import Client, LocalCluster, as_completed
 

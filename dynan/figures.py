@@ -12,11 +12,20 @@ Importing this module does not import TensorFlow.
 
 Examples
 --------
+A recording with the PCA and fixed points that the trajectories panel draws:
+
+>>> import dynan, os, tempfile
 >>> from dynan import figures
->>> with figures.paper_style():                                   # doctest: +SKIP
+>>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+>>> folder = tempfile.mkdtemp()
+>>> res = an.record(dynan.tasks.tdnms(30, seed=0), os.path.join(folder, "tdnms.h5"))
+>>> p, fps = an.pca(n_components=3), an.fixed_points(n_inits=32)
+>>> with figures.paper_style():
 ...     fig, ax = figures.subplots(width=figures.SINGLE_COLUMN, height=60)
-...     figures.trajectories("tdnms.h5", ax=ax)
-...     figures.save(fig, "trajectories")
+...     ax = figures.trajectories(os.path.join(folder, "tdnms.h5"), ax=ax)
+...     written = figures.save(fig, os.path.join(folder, "trajectories"))
+>>> [path.name for path in written]
+['trajectories.pdf', 'trajectories.svg', 'trajectories.png']
 """
 
 from contextlib import contextmanager

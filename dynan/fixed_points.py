@@ -191,8 +191,26 @@ class FixedPoints:
 
         Examples
         --------
-        >>> fps.save("tdnms.h5")                                    # doctest: +SKIP
-        >>> dynan.Results("tdnms.h5").fixed_points()               # doctest: +SKIP
+        >>> import dynan, os, tempfile
+        >>> d = dynan.from_weights(np.zeros((1, 2)), 0.5 * np.eye(2), np.zeros(2)).dynamics
+        >>> fps = find_fixed_points(d, np.ones((4, 2)))
+        >>> path = os.path.join(tempfile.mkdtemp(), "points.h5")
+        >>> fps.save(path)                                 # a new file holding only these
+        >>> dynan.Results(path).fixed_points()
+        <FixedPoints: 1 (1 stable); 0 slow points>
+
+        Into a recording, under a name of your own (here the points that eight flip-flop
+        trials settle into: one stable point for each of the six memories they end in):
+
+        >>> an = dynan.load(dynan.example_model("flipflop_leaky"))
+        >>> path = os.path.join(tempfile.mkdtemp(), "flipflop.h5")
+        >>> res = an.record(dynan.tasks.flipflop(8, seed=0), path)
+        >>> res.trial_types
+        ('+++', '++-', '+-+', '+--', '-++', '-+-')
+        >>> fps = find_fixed_points(an.dynamics, res.hidden[:, -1], np.zeros(3))
+        >>> fps.save(path, name="final_states")
+        >>> res.fixed_points("final_states")
+        <FixedPoints: 6 (6 stable); 0 slow points>
         """
         from pathlib import Path
 

@@ -43,8 +43,16 @@ class TrialPCA:
 
     Examples
     --------
-    >>> p = an.pca(n_components=3, fit_on="condition_means")         # doctest: +SKIP
-    >>> p.condition_means[p.group("SL")][:, 0]                        # doctest: +SKIP
+    >>> import dynan
+    >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+    >>> res = an.record(dynan.tasks.tdnms(30, seed=0))
+    >>> p = an.pca(n_components=3, fit_on="condition_means")
+    >>> p.by, p.groups.tolist(), p.condition_counts.tolist()
+    (('trial_type',), [['LS'], ['SL'], ['SS']], [10, 10, 10])
+    >>> p.condition_means[p.group("SL")][:, 0].shape      # PC 1 of the mean SL trajectory
+    (200,)
+    >>> p.projections.shape                               # every trial: (trials, time, PC)
+    (30, 200, 3)
     """
 
     pca: PCA

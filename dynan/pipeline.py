@@ -60,8 +60,7 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
                 result = stage.run(d, results, **options.get(stage.name, {}))
                 results.store(stage.name, result)
                 seconds[stage.name] = round(time.perf_counter() - clock, 3)
-            performance = (tasks.score(trials, np.asarray(results.outputs))
-                           if trials.task in tasks.TASKS and trials.targets is not None else None)
+            performance = _score(trials, results.outputs)
         with Results(path) as results:
             if formats:
                 from . import figures
@@ -90,6 +89,16 @@ def _trials(analysis, trials, task, n_trials, seed):
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(tasks.TASKS)}")
     params = analysis.task_params if name == analysis.task else {}
     return tasks.TASKS[name](n_trials, **params, seed=seed)
+
+
+def _score(trials, outputs):
+    """The task's score of the recorded outputs; None for unknown tasks, and for networks
+    whose outputs are not shaped as the targets (no readout)."""
+    if trials.task not in tasks.TASKS or trials.targets is None:
+        return None
+    if outputs.shape != trials.targets.shape:
+        return None
+    return tasks.score(trials, np.asarray(outputs))
 
 
 def _swap(work, out):

@@ -29,7 +29,15 @@ class TrialArray:
 
     Examples
     --------
-    >>> res.hidden[:5, 100]          # five trials at time bin 100   # doctest: +SKIP
+    >>> import dynan
+    >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+    >>> res = an.record(dynan.tasks.tdnms(30, seed=0))
+    >>> res.hidden
+    <TrialArray /trials/hidden shape=(30, 200, 128) dtype=float32>
+    >>> res.hidden[:5, 100].shape            # five trials at time bin 100: reads only those
+    (5, 128)
+    >>> np.asarray(res.select(trial_type="SL").hidden).shape
+    (10, 200, 128)
     """
 
     def __init__(self, dataset, index=None):
@@ -91,9 +99,17 @@ class Results:
 
     Examples
     --------
-    >>> with dynan.Results("tdnms.h5") as res:                     # doctest: +SKIP
+    A recording written by :meth:`Analysis.record`, opened again:
+
+    >>> import dynan, os, tempfile
+    >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "tdnms.h5")
+    >>> an.record(dynan.tasks.tdnms(30, seed=0), path).close()
+    >>> with dynan.Results(path) as res:
     ...     sl = res.select(trial_type="SL")
     ...     mean_sl = sl.hidden[:].mean(axis=0)
+    >>> mean_sl.shape                                       # (time, units)
+    (200, 128)
     """
 
     def __init__(self, source, mode="r", *, _index=None):
@@ -178,8 +194,12 @@ class Results:
 
         Examples
         --------
-        >>> res.get("fixed_points")                                    # doctest: +SKIP
-        <FixedPoints: 27 (8 stable, 19 saddle); 0 slow points>
+        >>> import dynan
+        >>> an = dynan.load(dynan.example_model("flipflop_leaky"))
+        >>> res = an.record(dynan.tasks.flipflop(8, seed=0))
+        >>> fps = an.fixed_points(n_inits=32)             # stored in the recording
+        >>> res.get("fixed_points")
+        <FixedPoints: 11 (8 stable, 3 saddle); 0 slow points>
         """
         if name not in REGISTRY:
             raise KeyError(f"no stage {name!r}; stages are {sorted(REGISTRY)}")
@@ -221,8 +241,15 @@ class Results:
 
         Examples
         --------
-        >>> res.select(trial_type="SL").hidden.shape               # doctest: +SKIP
-        (100, 200, 128)
+        >>> import dynan
+        >>> an = dynan.load(dynan.example_model("tdnms_leaky"))
+        >>> res = an.record(dynan.tasks.tdnms(30, seed=0))
+        >>> res.select(trial_type="SL")
+        <dynan.Results memory: 10 trials, types ['SL']>
+        >>> res.select(trial_type="SL").hidden.shape
+        (10, 200, 128)
+        >>> len(res.select(go=True)), len(res.select(go=True, trial_type="SS"))
+        (20, 0)
         """
         rows = np.flatnonzero(condition_mask(self.conditions, conditions))
         return Results(self.file, _index=rows if self._index is None else self._index[rows])

@@ -140,7 +140,12 @@ class Trials:
 
         Examples
         --------
-        >>> go = tasks.tdnms(30, seed=0).select(go=True)     # doctest: +SKIP
+        >>> trials = tdnms(30, seed=0)
+        >>> go = trials.select(go=True)
+        >>> len(go), go.trial_types
+        (20, ('LS', 'SL'))
+        >>> len(trials.select(trial_type="SS", go=False))
+        10
         """
         return self[condition_mask(self.conditions, conditions)]
 
