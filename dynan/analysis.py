@@ -34,9 +34,10 @@ class Analysis:
     Made by :func:`dynan.load` or :func:`dynan.from_weights`. The stage methods
     (:meth:`pca`, :meth:`spectrum`, :meth:`fixed_points`, :meth:`linearization`)
     analyse a recording: the one given as ``results``, or else the latest made by
-    :meth:`record`. They store their result in that file when it is open for writing
-    (as :meth:`record` opens it), each group all or nothing and in place; the
-    ``Results`` handle stays open and valid.
+    :meth:`record`, and store their result in it, each group all or nothing and in
+    place (no copy of the file). The file must be open for writing, as :meth:`record`
+    opens it (or ``dynan.Results(path, mode="r+")``); the ``Results`` handle stays
+    open and valid.
 
     Attributes
     ----------
@@ -183,7 +184,7 @@ class Analysis:
         ----------
         results : Results, optional
             The recording; the latest :meth:`record` by default. Stored there under
-            ``/pca`` when it is open for writing.
+            ``/pca``.
         n_components : int, default 10
         fit_on : {"all", "condition_means"}, default "all"
             Every trial and time bin, or the mean trajectory of each group (the
@@ -245,7 +246,7 @@ class Analysis:
             0]}``), each searched from every start and labelled with its name.
         results : Results, optional
             The recording the starts are drawn from; the latest :meth:`record` by
-            default. Stored there under ``/fixed_points`` when it is open for writing.
+            default. Stored there under ``/fixed_points``.
         initial_states : array_like (n_inits, N), optional
             Starts; by default ``n_inits`` states drawn at random from the recording
             plus Gaussian noise of ``noise_scale``.
@@ -358,7 +359,7 @@ class Analysis:
         if results is None:
             raise ValueError(f"no recording to analyse: call record(trials) first, or pass "
                              f"results=dynan.Results(path)")
+        results.require_writable()  # before the work, not after
         result = stage.run(self.dynamics, results, **options)
-        if results.file.mode == "r+":
-            results.store(name, result)
+        results.store(name, result)
         return result

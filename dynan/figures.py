@@ -281,7 +281,7 @@ def weights(results, ax=None):
     elif "linearization" in res:
         lin = res.get("linearization")
         W, labels = lin.effective_connectivity, ("from", "to")
-        title = f"effective connectivity: J at {lin.attractor_label}"
+        title = "effective connectivity\n(Jacobian at the main attractor)"
     else:
         raise ValueError(f"{res.file.filename} holds neither recurrent weights (network/W_rec) "
                          "nor a linearization to draw")
@@ -377,9 +377,16 @@ OVERVIEW = (("trajectories", 0, slice(0, 2)), ("trajectories_3d", 0, 2), ("eigen
 
 
 def overview(results):
-    """A double-column overview figure of one analysed network, panels lettered."""
+    """A double-column overview figure of one analysed network, panels lettered, with a
+    title that names the network and says what its connectivity panel shows."""
     res = _results(results)
     fig = plt.figure(figsize=mm(DOUBLE_COLUMN, 120), layout="constrained")
+    network = res.attrs.get("network", {})
+    model = Path(res.attrs.get("model_path") or "network from weights").stem
+    shows = ("recurrent weights W_rec" if "network/W_rec" in res.file
+             else "no recurrent weights: Jacobians stand in for them (c, e, g)")
+    fig.suptitle(f"{model}: {network.get('kind', '')}, {network.get('n_units', '?')} units; "
+                 f"{shows}", fontsize=7, x=0.01, ha="left")
     grid = fig.add_gridspec(2, 4)
     for letter, (name, row, column) in zip("abcdefg", OVERVIEW):
         panel = PANELS[name]

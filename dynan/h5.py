@@ -42,7 +42,8 @@ def new_file(path, *, overwrite=False):
     # its blocks out on close (auto_da_alloc), which costs more than the whole write.
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        with h5py.File(tmp, "x") as f:
+        # free space is tracked across sessions, so groups stored again reuse their space
+        with h5py.File(tmp, "x", fs_strategy="fsm", fs_persist=True) as f:
             f.attrs["dynan_schema"] = SCHEMA_VERSION
             yield f
         os.replace(tmp, path)

@@ -211,10 +211,14 @@ class Results:
         The file must be open for writing (``mode="r+"``, as :meth:`Analysis.record`
         opens it); nothing else in the file is touched or copied.
         """
+        self.require_writable()
+        h5.store_group(self.file, name, result.write)
+
+    def require_writable(self):
+        """Raise a ValueError that says how to reopen, unless the file is open for writing."""
         if self.file.mode != "r+":
             raise ValueError(f"{self.file.filename} is open read-only; open it with "
                              f"dynan.Results(path, mode='r+') to store results in it")
-        h5.store_group(self.file, name, result.write)
 
     def __contains__(self, name):
         return name in self.file
