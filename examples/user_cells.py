@@ -176,6 +176,9 @@ class DenseSublayerCell(keras.layers.Layer):
 
         h_new = tanh(input_dense(x) + recurrent_dense(h))
 
+    The sublayers are created without a dtype, as most users write them: they follow
+    the global dtype policy, not the cell's.
+
     Parameters
     ----------
     units : int
@@ -191,13 +194,16 @@ class DenseSublayerCell(keras.layers.Layer):
         Recurrent weights, without bias.
     """
 
+    #: dtype of the sublayers (None: the global policy).
+    sublayer_dtype = None
+
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.state_size = units
         self.output_size = units
-        self.input_dense = keras.layers.Dense(units)
-        self.recurrent_dense = keras.layers.Dense(units, use_bias=False)
+        self.input_dense = keras.layers.Dense(units, dtype=self.sublayer_dtype)
+        self.recurrent_dense = keras.layers.Dense(units, use_bias=False, dtype=self.sublayer_dtype)
 
     def build(self, input_shape):
         self.input_dense.build(input_shape)
@@ -212,46 +218,12 @@ class DenseSublayerCell(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="user_cells")
-class PinnedFloat32Cell(keras.layers.Layer):
+class PinnedFloat32Cell(DenseSublayerCell):
     """:class:`DenseSublayerCell` with its sublayers pinned to float32.
 
-    ::
-
-        h_new = tanh(input_dense(x) + recurrent_dense(h))
-
     The sublayers are created with ``dtype="float32"``, so they stay float32
-    whatever dtype the cell itself is given.
-
-    Parameters
-    ----------
-    units : int
-        Number of hidden units.
-    **kwargs
-        Passed to :class:`keras.layers.Layer`.
-
-    Attributes
-    ----------
-    input_dense : keras.layers.Dense
-        Input weights and bias, float32.
-    recurrent_dense : keras.layers.Dense
-        Recurrent weights, without bias, float32.
+    whatever dtype the cell itself is given: a cell that cannot be analysed in
+    float64 until its author passes ``dtype=self.dtype_policy`` instead.
     """
 
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-        self.output_size = units
-        self.input_dense = keras.layers.Dense(units, dtype="float32")
-        self.recurrent_dense = keras.layers.Dense(units, use_bias=False, dtype="float32")
-
-    def build(self, input_shape):
-        self.input_dense.build(input_shape)
-        self.recurrent_dense.build((input_shape[0], self.units))
-
-    def call(self, inputs, states):
-        h = ops.tanh(self.input_dense(inputs) + self.recurrent_dense(states[0]))
-        return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
+    sublayer_dtype = "float32"

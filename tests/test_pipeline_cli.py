@@ -126,3 +126,22 @@ def test_cli_help_and_bad_format(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["figures", "x.h5", "--format", "pdf,gif"])
     assert exit_info.value.code == 2 and "unknown format gif" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("readout", [True, False])
+def test_networks_from_weights_go_through_analyze_figures_and_info(readout, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    n = 24
+    an = dynan.from_weights(rng.normal(size=(3, n)), 1.3 * rng.normal(size=(n, n)) / np.sqrt(n),
+                            np.zeros(n), gamma=0.3,
+                            W_out=rng.normal(size=(n, 3)) / np.sqrt(n) if readout else None)
+    trials = tasks.flipflop(24, seed=0)
+    with an.analyze(trials, tmp_path / "out", n_inits=64, formats=("png",), progress=False) as res:
+        assert {"pca", "spectrum", "fixed_points", "linearization", "network"} <= set(res.file)
+    summary = dynan.Summary.read(tmp_path / "out" / "summary.json")
+    assert summary.model is None and summary.network["kind"] == "LeakyDynamics"
+    assert (summary.performance is not None) == readout  # no readout: outputs are the states
+    assert len(list((tmp_path / "out" / "figures").glob("*.png"))) == len(figures.PANELS) + 1
+    assert main(["info", str(tmp_path / "out" / "network.h5")]) == 0
+    assert "(from weights)" in capsys.readouterr().out
+    assert main(["figures", str(tmp_path / "out" / "network.h5"), "--format", "svg"]) == 0
