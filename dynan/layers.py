@@ -18,14 +18,12 @@ Examples
 
 import inspect
 import math
-import os
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from .backend import setup
+from .dynamics import LEAKS
 
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
-
-from .dynamics import LEAKS  # noqa: E402
+keras = setup()
+ops = keras.ops
 
 #: Arguments of ``keras.layers.SimpleRNNCell`` that ``LeakyRNN`` hands to its cell.
 _CELL_ARGS = frozenset(inspect.signature(keras.layers.SimpleRNNCell.__init__).parameters) - {

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from .backend import setup
+
 
 def import_modules(specs):
     """Import modules given by name (``my_lab.cells``) or by path (``cells.py``).
@@ -35,7 +37,8 @@ def import_modules(specs):
     >>> import_modules(["json"])[0].__name__
     'json'
     """
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if specs:
+        setup()  # users' cells import Keras: bring it in quietly first
     modules = []
     for spec in specs:
         spec = str(spec)
