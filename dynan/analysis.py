@@ -85,7 +85,7 @@ class Analysis:
         return (f"<Analysis{where}: {type(d).__name__}, {d.n_units} units, "
                 f"{d.n_inputs} inputs, {d.n_outputs} outputs>")
 
-    def run(self, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
+    def run(self, inputs, *, h0=None, noise=False, seed=0, batch_size=None):
         """Run the network over trials, noise-free unless asked.
 
         Parameters
@@ -96,7 +96,7 @@ class Analysis:
         noise : bool or float, default False
             ``True`` adds the network's own noise (``dynamics.noise_std``); a
             number sets the standard deviation. Leaky and vanilla networks only.
-        seed : int, optional
+        seed : int, default 0
             Seed of the noise. Each trial draws from its own stream, so a trial's
             noise depends on the seed and its position only, not on batching.
         batch_size : int, optional
@@ -115,13 +115,13 @@ class Analysis:
             hidden[rows], outputs[rows] = h, y
         return Trajectories(hidden, outputs)
 
-    def simulate(self, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
+    def simulate(self, inputs, *, h0=None, noise=False, seed=0, batch_size=None):
         """Yield ``(rows, hidden, outputs)`` batch by batch: the engine of :meth:`run`
         (see :func:`dynan.simulate.simulate`)."""
         return simulate(self.dynamics, inputs, h0=h0, noise=noise, seed=seed,
                         batch_size=batch_size)
 
-    def record(self, trials, path=None, *, noise=False, seed=None, batch_size=None,
+    def record(self, trials, path=None, *, noise=False, seed=0, batch_size=None,
                overwrite=False, progress=None):
         """Run the network over labelled trials and write everything to a results file.
 
@@ -298,7 +298,8 @@ class Analysis:
         return self._stage("linearization", results, **options)
 
     def analyze(self, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
-                n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None):
+                n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
+                wait=False):
         """Record, PCA by trial type, spectra, fixed points, linearization and figures, in one call.
 
         Runs every stage of :data:`dynan.stages.STAGES` that applies to the network.
@@ -306,7 +307,8 @@ class Analysis:
         task epoch (epochs with equal inputs merged, e.g. tDNMS odor on / odor off).
         Everything is written into a hidden folder beside ``out`` and moved into place
         only when complete, so a failed or interrupted run leaves earlier results as
-        they were.
+        they were. Everything is checked before any work starts, and ``out`` is locked
+        while it is written (see :mod:`dynan.output`).
 
         Parameters
         ----------
@@ -320,10 +322,14 @@ class Analysis:
         n_inits : int, default 512
             Starts per input condition for the fixed-point search.
         overwrite : bool, default False
-            Replace an existing ``out``.
+            Replace an existing ``out``, which must be a folder made by dynan (one
+            holding the marker :data:`dynan.output.MARKER`).
         formats : sequence of str, default ("pdf", "svg", "png")
             Figure formats; empty for no figures.
         progress : bool, optional
+        wait : bool, default False
+            When another process is writing ``out``, wait for it instead of raising
+            :class:`dynan.output.InUseError`.
 
         Returns
         -------
@@ -339,14 +345,15 @@ class Analysis:
         >>> out = os.path.join(tempfile.mkdtemp(), "tdnms")
         >>> res = an.analyze(out=out, n_trials=30, n_inits=32, formats=())
         >>> sorted(os.listdir(out))
-        ['summary.json', 'tdnms_leaky.h5']
+        ['.dynan', 'summary.json', 'tdnms_leaky.h5']
         >>> sorted(res.file)
         ['fixed_points', 'linearization', 'network', 'pca', 'spectrum', 'trials']
         """
         from .pipeline import analyze
 
         return analyze(self, trials, out, task=task, n_trials=n_trials, seed=seed,
-                       n_inits=n_inits, overwrite=overwrite, formats=formats, progress=progress)
+                       n_inits=n_inits, overwrite=overwrite, formats=formats, progress=progress,
+                       wait=wait)
 
     def _stage(self, name, results, **options):
         """Run stage ``name`` on a recording and store its result there when writable."""

@@ -86,6 +86,12 @@ class Dynamics(ABC):
     reference = None
     _readout = None  # a Readout applied to rates(h), or None for the rates themselves
 
+    @property
+    def has_readout(self):
+        """Whether the network has a readout layer of its own (else its outputs are what the
+        recurrent layer emits)."""
+        return self._readout is not None
+
     def describe(self):
         """The network's kind and parameters, as stored in a results file (JSON-ready)."""
         return {"kind": type(self).__name__, "n_units": self.n_units, "n_inputs": self.n_inputs,

@@ -45,7 +45,14 @@ def new_file(path, *, overwrite=False):
         # free space is tracked across sessions, so groups stored again reuse their space
         with h5py.File(tmp, "x", fs_strategy="fsm", fs_persist=True) as f:
             f.attrs["dynan_schema"] = SCHEMA_VERSION
-            yield f
+            try:
+                yield f
+            except BaseException:
+                # HDF5 flushes its caches on close; on a full disk that flush fails inside
+                # the library. The file is going anyway: empty it first, so nothing is left
+                # to flush and the space comes back now.
+                os.truncate(tmp, 0)
+                raise
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -16,6 +16,7 @@ from . import activations
 from .analysis import Analysis
 from .dynamics import LEAKS, CellDynamics, KerasCellReference, LeakyDynamics, Readout
 from .errors import ModelError
+from .simulate import real_array
 
 SUPPORTED_LAYERS = (
     "keras.layers.SimpleRNN, GRU and LSTM, dynan.layers.LeakyRNN, the seed notebook's "
@@ -138,8 +139,8 @@ def from_weights(W_in, W_rec, b, *, gamma=1.0, activation="tanh", leak="rate",
     """
     W_rec = _weights(W_rec, "W_rec", (None, None), "(N, N)")
     n = W_rec.shape[0]
-    if W_rec.shape != (n, n):
-        raise ValueError(f"W_rec must be square, (N, N); got {W_rec.shape}")
+    if W_rec.shape != (n, n) or n == 0:
+        raise ValueError(f"W_rec must be square, (N, N) with N >= 1 units; got {W_rec.shape}")
     W_in = _weights(W_in, "W_in", (None, n), f"(n_in, {n})")
     b = _weights(b, "b", (n,))
     if not 0 < gamma <= 1:
@@ -341,11 +342,9 @@ def _activation_name(fn):
 
 
 def _weights(value, name, shape, shape_text=None):
-    """``value`` as a finite float array of ``shape`` (None matches any size)."""
-    a = np.asarray(value, dtype=float)
+    """``value`` as a finite real float array of ``shape`` (None matches any size)."""
+    a = real_array(value, name)
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
         expected = shape_text or str(tuple(shape)).replace("None", "any")
         raise ValueError(f"{name} must have shape {expected}; got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} has non-finite values (NaN or inf)")
     return a

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import h5, tasks
+from . import h5, output, tasks
 from .recording import write_recording
 from .results import Results
+from .simulate import check_inputs
 from .stages import STAGES
 from .summary import Summary
 from .tasks import Trials
@@ -24,22 +25,29 @@ from .tasks import Trials
 
 def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
             n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
-            options=None):
+            options=None, wait=False):
     """Run the whole analysis of one network; see :meth:`Analysis.analyze`.
 
     ``options`` maps a stage name to keyword arguments for its ``run`` (e.g.
-    ``{"pca": {"n_components": 5}}``).
+    ``{"pca": {"n_components": 5}}``). Everything is checked before any work starts:
+    the output folder (see :func:`dynan.output.check_target`), the trials against the
+    model's inputs and outputs. ``out`` is locked while it is written
+    (:func:`dynan.output.exclusive`; ``wait`` waits for another writer).
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    inputs = [] if analysis.source is None else [analysis.source]
+    output.check_target(out, overwrite=overwrite, inputs=inputs)
     trials = _trials(analysis, trials, task, n_trials, seed)
-    d = analysis.dynamics
-    if trials.inputs.shape[2] != d.n_inputs:
-        raise ValueError(f"the trials have {trials.inputs.shape[2]} input channels "
-                         f"{list(trials.input_names)}; the model takes {d.n_inputs}")
+    _check_trials(analysis.dynamics, trials)
     options = {"fixed_points": {"n_inits": n_inits, "seed": seed, "progress": progress},
                **(options or {})}
+    with output.exclusive(out, wait=wait):
+        output.check_target(out, overwrite=overwrite, inputs=inputs)  # as it is now, locked
+        return _analyze(analysis, trials, out, seed, formats, progress, options)
+
+
+def _analyze(analysis, trials, out, seed, formats, progress, options):
+    d = analysis.dynamics
     work = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
     work.mkdir(parents=True)
     try:
@@ -71,6 +79,7 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
             summary = Summary.from_results(results, performance=performance, seconds=seconds,
                                            skipped=skipped)
         summary.write(work / "summary.json")
+        output.mark(work, "analyze")
         _swap(work, out)
     finally:
         if work.exists():
@@ -89,6 +98,20 @@ def _trials(analysis, trials, task, n_trials, seed):
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(tasks.TASKS)}")
     params = analysis.task_params if name == analysis.task else {}
     return tasks.TASKS[name](n_trials, **params, seed=seed)
+
+
+def _check_trials(d, trials):
+    """The trials against the model: input channels, and output channels when the model
+    has a readout of its own (without one, its outputs are its states)."""
+    check_inputs(d, trials)
+    if trials.inputs.shape[2] != d.n_inputs:
+        raise ValueError(f"the trials have {trials.inputs.shape[2]} input channels "
+                         f"{list(trials.input_names)}; the model takes {d.n_inputs}")
+    if trials.targets is not None and d.has_readout and trials.targets.shape[2] != d.n_outputs:
+        task = f"task {trials.task!r}" if trials.task else "trials"
+        raise ValueError(f"the {task} has {trials.targets.shape[2]} output channels; the "
+                         f"model's readout has {d.n_outputs}: pass the model's own task "
+                         f"(--task, one of {sorted(tasks.TASKS)})")
 
 
 def _score(trials, outputs):

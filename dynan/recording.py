@@ -18,7 +18,7 @@ COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 CHUNK_BYTES = 2**16
 
 
-def write_recording(f, analysis, trials, *, noise=False, seed=None, batch_size=None,
+def write_recording(f, analysis, trials, *, noise=False, seed=0, batch_size=None,
                     progress=None):
     """Run ``analysis`` over ``trials`` and write the recording into the open, new HDF5
     file ``f``: root attributes, ``/trials`` and, for networks with recurrent weights,

@@ -5,7 +5,7 @@ import numpy as np
 from .tasks import Trials
 
 
-def simulate(dynamics, inputs, *, h0=None, noise=False, seed=None, batch_size=None):
+def simulate(dynamics, inputs, *, h0=None, noise=False, seed=0, batch_size=None):
     """Yield ``(rows, hidden, outputs)`` batch by batch.
 
     Parameters
@@ -17,7 +17,7 @@ def simulate(dynamics, inputs, *, h0=None, noise=False, seed=None, batch_size=No
     noise : bool or float, default False
         ``True`` adds the network's own noise (``dynamics.noise_std``); a number
         sets the standard deviation. Networks with capability ``"noise"`` only.
-    seed : int, optional
+    seed : int, default 0
         Seed of the noise. Each trial draws from its own stream, so a trial's noise
         depends on the seed and its position only, not on batching.
     batch_size : int, optional
@@ -33,7 +33,7 @@ def simulate(dynamics, inputs, *, h0=None, noise=False, seed=None, batch_size=No
     d = dynamics
     inputs = check_inputs(d, inputs)
     n_trials, n_time, _ = inputs.shape
-    h0 = d.initial_state if h0 is None else np.asarray(h0, dtype=float)
+    h0 = d.initial_state if h0 is None else real_array(h0, "h0")
     if h0.shape not in ((d.n_units,), (n_trials, d.n_units)):
         raise ValueError(f"h0 must have shape ({d.n_units},) or ({n_trials}, {d.n_units}); "
                          f"got {h0.shape}")
@@ -54,12 +54,40 @@ def simulate(dynamics, inputs, *, h0=None, noise=False, seed=None, batch_size=No
 
 
 def check_inputs(dynamics, inputs):
-    """``inputs`` (Trials or array) as a (trials, time, n_in) array, or a ValueError."""
+    """``inputs`` (Trials or array) as a (trials, time, n_in) array, or a ValueError:
+    at least one trial and one time step, finite real numbers."""
     n_in = dynamics.n_inputs
-    inputs = np.asarray(inputs.inputs if isinstance(inputs, Trials) else inputs)
-    if inputs.ndim != 3 or inputs.shape[2] != n_in:
-        raise ValueError(f"inputs must have shape (trials, time, {n_in}); got {inputs.shape}")
+    inputs = real_array(inputs.inputs if isinstance(inputs, Trials) else inputs, "inputs")
+    if inputs.ndim != 3 or inputs.shape[2] != n_in or 0 in inputs.shape[:2]:
+        raise ValueError(f"inputs must have shape (trials, time, {n_in}) with at least one "
+                         f"trial and one time step; got {inputs.shape}")
     return inputs
+
+
+def real_array(value, name):
+    """``value`` as a float array, or a ValueError if it is not numeric, is complex or
+    holds NaN or inf.
+
+    Examples
+    --------
+    >>> real_array([1, 2], "h0")
+    array([1., 2.])
+    >>> real_array([1j], "h0")
+    Traceback (most recent call last):
+    ...
+    ValueError: h0 is complex (complex128); dynan analyses real networks: pass real values
+    """
+    a = np.asarray(value)
+    if a.dtype.kind == "c":
+        raise ValueError(f"{name} is complex ({a.dtype}); dynan analyses real networks: pass "
+                         "real values")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numbers; got values of type {a.dtype}")
+    a = a.astype(float, copy=False)
+    if not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.isfinite(a).sum())
+        raise ValueError(f"{name} has {bad} non-finite values (NaN or inf); all must be finite")
+    return a
 
 
 def noise_std(noise, dynamics):

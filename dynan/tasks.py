@@ -168,7 +168,7 @@ TDNMS_ODORS = {"LS": ((30, 79), (110, 129)), "SL": ((30, 49), (80, 129)), "SS": 
 TDNMS_RESPONSE, TDNMS_BINS = (131, 159), 200
 
 
-def tdnms(n_trials, *, trial_types=("LS", "SL", "SS"), input_noise=0.15, dt=0.05, seed=None):
+def tdnms(n_trials, *, trial_types=("LS", "SL", "SS"), input_noise=0.15, dt=0.05, seed=0):
     """Temporal delayed non-match-to-sample (tDNMS) trials.
 
     Each trial has 200 bins and two input channels: ``light`` (a start cue in
@@ -186,7 +186,8 @@ def tdnms(n_trials, *, trial_types=("LS", "SL", "SS"), input_noise=0.15, dt=0.05
         Standard deviation of Gaussian noise added to every input bin.
     dt : float, default 0.05
         Bin width in seconds (the task is defined in bins; this sets time units only).
-    seed : int, optional
+    seed : int, default 0
+        Seed of the random choices (the same seed gives the same trials).
 
     Returns
     -------
@@ -230,7 +231,7 @@ def tdnms_decisions(outputs):
 
 # --- N-bit flip-flop -------------------------------------------------------------------------
 
-def flipflop(n_trials, *, n_bits=3, n_time=100, pulse_prob=0.05, dt=0.01, seed=None):
+def flipflop(n_trials, *, n_bits=3, n_time=100, pulse_prob=0.05, dt=0.01, seed=0):
     """N-bit flip-flop memory trials (Sussillo & Barak 2013).
 
     Each input channel carries sparse +1 / -1 pulses (one bin long, probability
@@ -245,7 +246,8 @@ def flipflop(n_trials, *, n_bits=3, n_time=100, pulse_prob=0.05, dt=0.01, seed=N
     pulse_prob : float in (0, 1), default 0.05
     dt : float, default 0.01
         Bin width in seconds (time units only).
-    seed : int, optional
+    seed : int, default 0
+        Seed of the random choices (the same seed gives the same trials).
 
     Returns
     -------
@@ -295,7 +297,7 @@ def flipflop_settled(inputs, delay=5):
 
 # --- white-noise integrator ------------------------------------------------------------------
 
-def integrator(n_trials, *, T=1.0, dt=0.04, bias_scale=0.01, noise_scale=0.025, seed=None):
+def integrator(n_trials, *, T=1.0, dt=0.04, bias_scale=0.01, noise_scale=0.025, seed=0):
     """White-noise integration trials (the BrainPy integrator example).
 
     Each trial's input is a constant bias plus white noise; the target is its
@@ -313,7 +315,8 @@ def integrator(n_trials, *, T=1.0, dt=0.04, bias_scale=0.01, noise_scale=0.025, 
     dt : float, default 0.04
     bias_scale, noise_scale : float
         BrainPy's example calls these ``mean`` (0.025) and ``scale`` (0.01).
-    seed : int, optional
+    seed : int, default 0
+        Seed of the random choices (the same seed gives the same trials).
 
     Returns
     -------
