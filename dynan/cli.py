@@ -1,7 +1,13 @@
 """The ``dynan`` command line: ``analyze``, ``figures`` and ``info``."""
 
 import argparse
+import contextlib
+import errno
+import re
+import signal
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -53,6 +59,9 @@ def build_parser():
     batch.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     batch.add_argument("--format", default=",".join(FORMATS), type=_formats,
                        help="figure formats (default: %(default)s)")
+    batch.add_argument("--timeout", type=_positive_seconds, help="seconds one model may "
+                       "take; a model that takes longer is recorded as timed out and the "
+                       "others go on (default: no limit)")
     _import_option(batch)
 
     figures = commands.add_parser("figures", help="draw the figure panels of a results file",
@@ -68,6 +77,12 @@ def build_parser():
                                description="Model, trials, PCs, fixed points by stability and "
                                            "spectral radius of a results file.")
     info.add_argument("results", help="a results file (.h5)")
+    for command in (analyze, batch, figures, info):
+        command.add_argument("--debug", action="store_true",
+                             help="show the traceback of an error, not only its line")
+    for command in (analyze, batch):
+        command.add_argument("--wait", action="store_true", help="when another dynan run is "
+                             "writing --out, wait for it instead of failing at once")
     return parser
 
 
@@ -75,6 +90,16 @@ def _import_option(parser):
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         metavar="MODULE", help="import a module (a name or a .py path) first, "
                         "e.g. the one that defines your own cell; can be repeated")
+
+
+def _positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text!r}")
+    return value
 
 
 def _formats(text):
@@ -87,19 +112,109 @@ def _formats(text):
 
 
 def main(argv=None):
-    """Run the ``dynan`` command; returns its exit code (2 for a user mistake)."""
+    """Run the ``dynan`` command; returns its exit code.
+
+    0 on success; 2 for a user mistake or an OS error (one line on stderr: the problem,
+    the value and what is allowed); 1 for an internal error; 130 after Ctrl-C (SIGINT),
+    143 after SIGTERM. ``--debug`` adds the traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    warnings.simplefilter("ignore")  # dynan has none of its own; others' are not the user's
     try:
-        commands = {"analyze": _analyze, "batch": _batch, "figures": _figures, "info": _info}
-        return commands[args.command](args)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"dynan {args.command}: error: {message}", file=sys.stderr)
+        with _terminate_on_sigterm():
+            return COMMANDS[args.command](args)
+    except (KeyboardInterrupt, Terminated) as err:
+        code = 143 if isinstance(err, Terminated) else 130
+        what = "terminated" if code == 143 else "interrupted"
+        _fail(args, f"{what}; temporary files removed, earlier results left as they were")
+        return code
+    except USER_ERRORS as err:
+        _fail(args, f"error: {describe_error(err)}")
         return 2
+    except Exception as err:
+        _fail(args, f"internal error: {type(err).__name__}: {_first_line(err)} (a bug in "
+                    "dynan: rerun with --debug and report the traceback)")
+        return 1
+
+
+#: Exceptions that mean a mistake in what dynan was given, or a refusal by the system.
+USER_ERRORS = (OSError, ValueError, KeyError, EOFError)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM, so that cleanup runs as for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _terminate_on_sigterm():
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(args, message):
+    if args.debug:
+        traceback.print_exc()
+    print(f"dynan {args.command}: {message}", file=sys.stderr)
+
+
+def describe_error(err):
+    """One line for a user error or OS error: what went wrong, where, and what to do.
+
+    Examples
+    --------
+    >>> import errno
+    >>> describe_error(OSError(errno.ENOSPC, "No space left on device", "/data/out"))
+    'no space left on device while writing /data/out: free some space or choose another --out; earlier results were left as they were'
+    >>> describe_error(KeyError("no stage 'x'"))
+    "no stage 'x'"
+    """
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and not isinstance(err, (FileNotFoundError, FileExistsError)):
+        code = err.errno if err.errno is not None else _errno_in_text(str(err))
+        where = err.filename or _filename_in_text(str(err)) or "the output"
+        if code == errno.ENOSPC:
+            return (f"no space left on device while writing {where}: free some space or choose "
+                    "another --out; earlier results were left as they were")
+        if code in (errno.EACCES, errno.EPERM):
+            return f"permission denied: {where}: choose a file or folder you may read and write"
+        if code == errno.EROFS:
+            return f"read-only file system: {where}: choose an --out on a writable file system"
+        if code in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(err):
+            return (f"{where} is locked by another process: wait for it to finish, "
+                    "or close the file there")
+        if code == errno.ENOTDIR:
+            return f"not a folder: {where}: part of the path is a file"
+        if code == errno.EISDIR:
+            return f"{where} is a folder; a file is needed here"
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        return f"{err.strerror.lower()}: {err.filename}"
+    return _first_line(err)
+
+
+def _first_line(err):
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:500]
+
+
+def _errno_in_text(text):
+    found = re.search(r"errno = (\d+)", text)
+    return int(found.group(1)) if found else None
+
+
+def _filename_in_text(text):
+    found = re.search(r"filename = '([^']+)'", text)
+    return found.group(1) if found else None
 
 
 def _analyze(args):
@@ -112,7 +227,7 @@ def _analyze(args):
     model = args.model or dynan.example_model("tdnms_leaky")
     an = dynan.load(model)
     with an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
-                    overwrite=args.overwrite, formats=args.format) as res:
+                    overwrite=args.overwrite, formats=args.format, wait=args.wait) as res:
         summary = Summary.read(Path(args.out) / "summary.json")
         print(f"analysed {Path(model).name}: results in {res.path}, figures in "
               f"{Path(args.out) / 'figures'}, {summary.seconds['total']:.1f} s")
@@ -125,13 +240,17 @@ def _batch(args):
 
     rows = batch(args.models, args.out, task=args.task, workers=args.workers,
                  scheduler=args.scheduler, n_trials=args.trials, seed=args.seed,
-                 formats=args.format, imports=args.imports)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "error")}
+                 formats=args.format, imports=args.imports, timeout=args.timeout,
+                 wait=args.wait)
+    counts = {s: sum(r["status"] == s for r in rows)
+              for s in ("done", "skipped", "duplicate", "error", "timeout")}
     print(f"{len(rows)} models: {counts['done']} analysed, {counts['skipped']} already done, "
-          f"{counts['error']} failed; table in {Path(args.out) / 'summary.csv'}")
+          f"{counts['duplicate']} duplicates, {counts['error']} failed, {counts['timeout']} "
+          f"timed out; table in {Path(args.out) / 'summary.csv'}")
     for row in rows:
-        if row["status"] == "error":
-            print(f"  failed: {row['path']}: {row['error']}")
+        if row["status"] in ("error", "timeout"):
+            print(f"  {'failed' if row['status'] == 'error' else 'timed out'}: {row['path']}: "
+                  f"{row['error']}")
     return 0
 
 
@@ -143,6 +262,7 @@ def _figures(args):
     import_modules(args.imports)
     path = Path(args.results)
     with Results(path) as res:
+        res.check()
         out = Path(args.out) if args.out else path.parent / "figures"
         written = figures.draw_all(res, out, args.format)
     print(f"{len(written)} files in {out}")
@@ -153,6 +273,7 @@ def _info(args):
     from .results import Results
 
     with Results(args.results) as res:
+        res.check()
         print(_describe(res))
     return 0
 
@@ -194,3 +315,6 @@ def _describe(res):
         lines.append(f"attractor     {lin.attractor_label}; slowest time constants "
                      + ", ".join(f"{t:.3g}" for t in lin.time_constants[:3]) + f" {unit}")
     return "\n".join(lines)
+
+
+COMMANDS = {"analyze": _analyze, "batch": _batch, "figures": _figures, "info": _info}

@@ -3,3 +3,4 @@
 
 class ModelError(ValueError):
     """A model file or set of weights that dynan cannot analyse."""
+

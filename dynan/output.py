@@ -108,6 +108,7 @@ def exclusive(out, *, wait=False):
     out.parent.mkdir(parents=True, exist_ok=True)
     path = out.with_name(f".{out.name}.lock")
     owner = out.with_name(f".{out.name}.lock.pid")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))  # the OS's own error if it cannot
     lock = FileLock(path, timeout=-1 if wait else 0, thread_local=False)
     try:
         lock.acquire()

@@ -123,7 +123,7 @@ class Results:
                 raise FileNotFoundError(f"no results file at {path}")
             if not h5py.is_hdf5(path):
                 raise ValueError(f"{path} is not an HDF5 file")
-            self.file = h5py.File(path, mode)
+            self.file = _open(path, mode)
         schema = self.file.attrs.get("dynan_schema")
         if schema is None:
             raise ValueError(f"{self.file.filename} is not a dynan results file (no dynan_schema attribute)")
@@ -220,6 +220,43 @@ class Results:
             raise ValueError(f"{self.file.filename} is open read-only; open it with "
                              f"dynan.Results(path, mode='r+') to store results in it")
 
+    def check(self):
+        """Read everything once: the trials and every stored stage's result.
+
+        Raises
+        ------
+        ValueError
+            A group or dataset is missing or cannot be read (a truncated, damaged or
+            incomplete file), naming it.
+
+        Examples
+        --------
+        >>> import dynan
+        >>> an = dynan.load(dynan.example_model("flipflop_leaky"))
+        >>> an.record(dynan.tasks.flipflop(8, seed=0)).check()
+        """
+        where = self.file.filename
+        for name in ("trials", "trials/inputs", "trials/hidden", "trials/outputs",
+                     "trials/conditions", "network"):
+            if name not in self.file:
+                raise ValueError(f"{where} lacks the group {name!r}: it is not a complete dynan "
+                                 "results file; rerun dynan analyze to make it again")
+        try:
+            self.attrs
+            self.file.visititems(_read_dataset)
+            shapes = {name: self.file["trials"][name].shape for name in ("inputs", "hidden", "outputs")}
+            if any(len(shape) != 3 or shape[:2] != shapes["inputs"][:2] for shape in shapes.values()):
+                raise ValueError(f"trial arrays of inconsistent shapes {shapes}")
+            if set(self.conditions) and {len(v) for v in self.conditions.values()} != {len(self)}:
+                raise ValueError("condition columns of the wrong length")
+            for name in REGISTRY:
+                if name in self.file:
+                    self.get(name)
+        except Exception as err:  # any failure to read means a damaged file
+            detail = " ".join(str(err).split())[:300] or type(err).__name__
+            raise ValueError(f"{where} is damaged and cannot be read ({detail}); rerun dynan "
+                             "analyze to make it again") from err
+
     def __contains__(self, name):
         return name in self.file
 
@@ -275,3 +312,24 @@ class Results:
     def __exit__(self, *exc):
         self.close()
 
+
+
+def _read_dataset(name, obj):
+    """Read a dataset in full (for :meth:`Results.check`)."""
+    if isinstance(obj, h5py.Dataset):
+        try:
+            obj[()]
+        except Exception as err:
+            raise ValueError(f"dataset {name!r} cannot be read: {err}") from err
+
+
+def _open(path, mode):
+    """``h5py.File(path, mode)``, with h5py's many-line errors as one line."""
+    try:
+        return h5py.File(path, mode)
+    except OSError as err:
+        detail = " ".join(str(err).split())
+        if err.errno is not None or "unable to lock file" in detail:
+            raise  # permission, locking: the CLI describes those
+        raise ValueError(f"{path} is a damaged HDF5 file (truncated or corrupt) and cannot be "
+                         f"opened: {detail[:200]}") from err
