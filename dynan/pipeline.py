@@ -103,10 +103,10 @@ def _trials(analysis, trials, task, n_trials, seed):
 def _check_trials(d, trials):
     """The trials against the model: input channels, and output channels when the model
     has a readout of its own (without one, its outputs are its states)."""
-    check_inputs(d, trials)
     if trials.inputs.shape[2] != d.n_inputs:
         raise ValueError(f"the trials have {trials.inputs.shape[2]} input channels "
                          f"{list(trials.input_names)}; the model takes {d.n_inputs}")
+    check_inputs(d, trials)
     if trials.targets is not None and d.has_readout and trials.targets.shape[2] != d.n_outputs:
         task = f"task {trials.task!r}" if trials.task else "trials"
         raise ValueError(f"the {task} has {trials.targets.shape[2]} output channels; the "

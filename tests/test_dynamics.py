@@ -78,7 +78,11 @@ def test_readout(rng):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"W_in": np.ones((N, 3))}, r"W_in must have shape \(n_in, 6\); got \(6, 3\)"),
-    ({"W_rec": np.ones((N, N + 1))}, r"W_rec must be square, \(N, N\); got \(6, 7\)"),
+    ({"W_rec": np.ones((N, N + 1))}, r"W_rec must be square, \(N, N\) with N >= 1 units; got \(6, 7\)"),
+    ({"W_in": np.ones((N_IN, 0)), "W_rec": np.ones((0, 0)), "b": np.ones(0)},
+     r"W_rec must be square, \(N, N\) with N >= 1 units; got \(0, 0\)"),
+    ({"W_rec": np.eye(N) * (1 + 0.5j)}, r"W_rec is complex \(complex128\); dynan analyses real"),
+    ({"b": np.array(["a"] * N)}, r"b must be numbers; got values of type <U1"),
     ({"W_rec": np.ones(N)}, r"W_rec must have shape \(N, N\); got \(6,\)"),
     ({"b": np.ones(N + 1)}, r"b must have shape \(6,\); got \(7,\)"),
     ({"gamma": 0.0}, r"gamma must be in \(0, 1\]; got 0.0"),
@@ -89,7 +93,8 @@ def test_readout(rng):
     ({"W_out": np.ones((N, 2)), "b_out": np.ones(3)}, r"b_out must have shape \(2,\); got \(3,\)"),
     ({"b_out": np.ones(2)}, "b_out was given without W_out"),
     ({"h0": np.ones(2)}, r"h0 must have shape \(6,\); got \(2,\)"),
-    ({"W_rec": np.full((N, N), np.nan)}, r"W_rec has non-finite values \(NaN or inf\)"),
+    ({"W_rec": np.full((N, N), np.nan)}, r"W_rec has 36 non-finite values \(NaN or inf\); all must be finite"),
+    ({"h0": np.full(N, np.inf)}, r"h0 has 6 non-finite values"),
 ])
 def test_from_weights_rejects_bad_input(kwargs, message):
     args = {"W_in": np.ones((N_IN, N)), "W_rec": np.eye(N), "b": np.zeros(N)}
@@ -134,8 +139,19 @@ def test_run_noise_is_seeded_and_off_by_default(rng):
 
 def test_run_rejects_bad_input(rng):
     an = random_network(rng)
-    with pytest.raises(ValueError, match=r"inputs must have shape \(trials, time, 2\); got \(10, 2\)"):
+    shape = r"inputs must have shape \(trials, time, 2\) with at least one trial and one time step"
+    with pytest.raises(ValueError, match=shape + r"; got \(10, 2\)"):
         an.run(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match=shape + r"; got \(4, 0, 2\)"):
+        an.run(np.zeros((4, 0, 2)))
+    with pytest.raises(ValueError, match=shape + r"; got \(0, 5, 2\)"):
+        an.run(np.zeros((0, 5, 2)))
+    with pytest.raises(ValueError, match="inputs has 1 non-finite values"):
+        an.run(np.where(np.arange(40).reshape(4, 5, 2) == 7, np.nan, 0.0))
+    with pytest.raises(ValueError, match="h0 has 6 non-finite values"):
+        an.run(np.zeros((4, 5, 2)), h0=np.full(N, np.nan))
+    with pytest.raises(ValueError, match=r"inputs is complex"):
+        an.run(np.zeros((4, 5, 2), complex))
     with pytest.raises(ValueError, match=r"h0 must have shape \(6,\) or \(4, 6\); got \(3, 6\)"):
         an.run(np.zeros((4, 5, 2)), h0=np.zeros((3, N)))
     with pytest.raises(ValueError, match="no noise of its own .* pass noise=<standard deviation>"):

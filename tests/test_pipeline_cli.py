@@ -86,7 +86,8 @@ def test_a_failed_run_leaves_earlier_results_untouched(analysed, monkeypatch):
     assert an.recording is None  # analyze keeps no handle on any run
     after = {p: p.read_bytes() for p in sorted(analysed.rglob("*")) if p.is_file()}
     assert after == before
-    assert [p.name for p in analysed.parent.iterdir()] == [analysed.name]  # no debris
+    # no debris: only the (empty) lock file that guards the folder is left beside it
+    assert sorted(p.name for p in analysed.parent.iterdir()) == [f".{analysed.name}.lock", analysed.name]
 
 
 def test_epoch_inputs_of_tdnms():
@@ -108,7 +109,7 @@ def test_cli_info(analysed, capsys):
     (["analyze", "missing.keras"], "no model file at missing.keras"),
     (["analyze", "--task", "juggling", "--out", "{tmp}/a"], "unknown task 'juggling'; choose one of"),
     (["analyze", "--task", "flipflop", "--out", "{tmp}/b"], "the trials have 3 input channels"),
-    (["analyze", "--out", "{existing}"], "exists; pass overwrite=True (--overwrite) to replace it"),
+    (["analyze", "--out", "{existing}"], "exists; pass --overwrite (overwrite=True) to replace it"),
     (["figures", "missing.h5"], "no results file at missing.h5"),
     (["info", "{text}"], "is not an HDF5 file"),
 ])
