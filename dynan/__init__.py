@@ -19,23 +19,32 @@ Importing dynan does not import TensorFlow; loading or running a Keras model doe
 Figure panels are in ``dynan.figures``, batch analysis with Dask in ``dynan.batch``.
 """
 
-from . import tasks
-from .analysis import Analysis, Trajectories
-from .dynamics import CellDynamics, Dynamics, LeakyDynamics
-from .errors import ModelError
-from .fixed_points import FixedPoints, find_fixed_points
-from .linearization import Linearization
-from .loading import example_model, from_weights, load
-from .results import Results
-from .spectrum import Spectrum, spectrum
-from .stages import STAGES
-from .summary import Summary
-from .tasks import Trials
 from .version import __version__
 
-__all__ = [
-    "Analysis", "CellDynamics", "Dynamics", "FixedPoints", "LeakyDynamics", "Linearization",
-    "ModelError", "Results", "STAGES", "Spectrum", "Summary", "Trajectories", "Trials",
-    "__version__", "example_model", "find_fixed_points", "from_weights", "load", "spectrum",
-    "tasks",
-]
+#: Public name -> the module that defines it; imported on first use (SPEC 1 lazy loading),
+#: so that ``import dynan`` and the command line start at once.
+_PUBLIC = {
+    "Analysis": "analysis", "Trajectories": "analysis", "CellDynamics": "dynamics",
+    "Dynamics": "dynamics", "LeakyDynamics": "dynamics", "ModelError": "errors",
+    "FixedPoints": "fixed_points", "find_fixed_points": "fixed_points",
+    "Linearization": "linearization", "example_model": "loading", "from_weights": "loading",
+    "load": "loading", "Results": "results", "Spectrum": "spectra", "spectrum": "spectra",
+    "STAGES": "stages", "Summary": "summary", "Trials": "tasks", "tasks": None,
+}
+
+__all__ = sorted([*_PUBLIC, "__version__"])
+
+
+def __getattr__(name):
+    import importlib
+
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'dynan' has no attribute {name!r}")
+    module = importlib.import_module(f".{_PUBLIC[name] or name}", __name__)
+    value = module if _PUBLIC[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

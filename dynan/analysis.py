@@ -226,7 +226,7 @@ class Analysis:
         -------
         Spectrum
         """
-        from .spectrum import spectrum
+        from .spectra import spectrum
 
         results = results if results is not None else self.recording
         if results is None and "recurrent_weights" in self.dynamics.capabilities:

@@ -33,7 +33,7 @@ import signal
 import stat
 import subprocess
 import sys
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -66,6 +66,8 @@ sys.exit(main(sys.argv[1:]))
 
 #: Seconds a timed-out child has to clean up after SIGTERM before SIGKILL.
 _GRACE = 5
+
+
 def expand_models(models):
     """Model paths from paths, glob patterns and text files that list models (one per line,
     ``#`` for comments), in order and without repeats.
@@ -102,7 +104,271 @@ def expand_models(models):
     return list(dict.fromkeys(str(Path(f).resolve()) for f in found))  # workers may run elsewhere
 
 
-@@BODY@@
+def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256, seed=0,
+          n_inits=512, formats=("pdf", "svg", "png"), imports=(), progress=None, timeout=None,
+          wait=False):
+    """Analyse many networks, one results folder each, and tabulate them.
+
+    Parameters
+    ----------
+    models : sequence of str or path-like
+        Model files, glob patterns (``"runs/*/model.keras"``) or text files listing models.
+        Each must be a regular file; the same file twice (by resolved path) counts once,
+        and a file with the same content as an earlier one is a ``"duplicate"``.
+    out : path-like
+        Folder for one subfolder per model (``<stem>-<sha256[:8]>``) and ``summary.csv``:
+        new, empty, or made by dynan (an earlier batch's, which is resumed); never one
+        that holds or lies inside a model.
+    task : str, optional
+        Task of models that do not know theirs.
+    workers : int, optional
+        Worker processes of the local Dask cluster (default: one per core). Ignored with
+        ``scheduler``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``) to use instead of a
+        local cluster.
+    n_trials, seed, n_inits, formats
+        As in :meth:`Analysis.analyze`.
+    imports : sequence of str
+        Modules (names or ``.py`` paths) imported on every worker before its models
+        load: the user's own cells (see :func:`dynan.user_modules.import_modules`).
+    progress : bool, optional
+        Progress bar over models; by default only on a terminal.
+    timeout : float, optional
+        Seconds one model's analysis may take (its process start-up not counted). Each
+        model then runs in a child process (``dynan analyze``), which is stopped at the
+        deadline (SIGTERM, SIGKILL 5 s later) and its partial work removed; its row is
+        ``"timeout"``. The child process takes ``n_inits`` 512 and at least one format.
+    wait : bool, default False
+        When another dynan run is writing ``out``, wait for it instead of raising
+        :class:`dynan.output.InUseError`.
+
+    Returns
+    -------
+    list of dict
+        The rows of ``summary.csv``, in the order of ``models``.
+
+    Raises
+    ------
+    ValueError
+        A model that is not a regular file, an ``out`` that holds or lies inside a model,
+        or ``timeout`` with other ``n_inits`` or no ``formats``.
+    FileExistsError
+        ``out`` exists and is not an empty folder nor one made by dynan.
+    dynan.output.InUseError
+        Another dynan run is writing ``out`` (and ``wait`` is False).
+
+    Examples
+    --------
+    Starts a Dask cluster and analyses every model in full (not run here); a model
+    that fails has status ``"error"``, one analysed by an earlier run ``"skipped"``:
+
+    >>> rows = batch(["sweep/*.keras"], "sweep-results", workers=2)   # doctest: +SKIP
+    >>> [row["status"] for row in rows]                                # doctest: +SKIP
+    ['done', 'done', 'error']
+    """
+    paths = expand_models(models)
+    if not paths:
+        raise ValueError("no models to analyse")
+    for path in paths:
+        _check_regular(path)
+    if timeout is not None and (n_inits != 512 or not formats):
+        raise ValueError("with a timeout every model runs as `dynan analyze`, which takes "
+                         f"n_inits 512 and at least one figure format; got n_inits {n_inits} "
+                         f"and formats {tuple(formats)}")
+    out = Path(out)
+    _check_out(out, paths)
+    imports = [str(Path(m).resolve()) if m.endswith(".py") else m for m in map(str, imports)]
+    params = {"task": task, "n_trials": n_trials, "seed": seed, "n_inits": n_inits,
+              "formats": list(formats), "imports": imports}
+    with output.exclusive(out, wait=wait):
+        if not output.is_marked(out):
+            out.mkdir(parents=True, exist_ok=True)
+            output.mark(out, "batch")
+        rows, todo = _plan(paths, out, params)
+        if todo:
+            bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="model",
+                       desc="batch", disable=None if progress is None else not progress)
+            with bar, _quiet_dask():
+                _run(todo, rows, out, params, timeout, workers, scheduler, bar)
+        table = [rows[path] for path in paths]
+        _write_table(out / "summary.csv", table)
+    return table
+
+
+def _check_regular(path):
+    """Refuse a model that is not a regular file, before anything opens it (a FIFO would
+    hang)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        what = "does not exist"
+    else:
+        if stat.S_ISREG(mode):
+            return
+        what = ("is a folder" if stat.S_ISDIR(mode) else "is a FIFO" if stat.S_ISFIFO(mode)
+                else "is a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "is a socket" if stat.S_ISSOCK(mode) else "is not a regular file")
+    raise ValueError(f"{path} {what}; a model must be a regular .keras or .h5 file")
+
+
+def _check_out(out, paths):
+    """Refuse an ``out`` that holds or lies inside a model, or that exists and is neither
+    an empty folder nor one made by dynan."""
+    try:
+        output.check_target(out, overwrite=True, inputs=paths)
+    except FileExistsError:  # there, and not dynan's: only an empty folder will do
+        if not out.is_dir() or any(out.iterdir()):
+            raise FileExistsError(f"--out {out} exists and was not made by dynan (it has no "
+                                  f"{output.MARKER} marker); choose a new or empty "
+                                  "folder") from None
+
+
+def _plan(paths, out, params):
+    """The rows known before any analysis (skipped, duplicate, unreadable) and the
+    models left to analyse."""
+    rows, first, todo = {}, {}, []
+    for path in paths:
+        try:
+            sha = file_sha256(path)
+        except OSError as err:
+            rows[path] = {"path": path, "status": "error", "error": f"{type(err).__name__}: {err}"}
+            continue
+        key = (sha, json.dumps(_task_from_card(Path(path)), sort_keys=True))  # card: the task
+        if key in first:
+            rows[path] = {"path": path, "sha256": sha, "status": "duplicate",
+                          "error": f"same content as {first[key]}",
+                          "folder": _folder_name(first[key], sha)}
+            continue
+        first[key] = path
+        rows[path] = _finished(path, sha, out, params)
+        if rows[path] is None:
+            todo.append((path, sha))
+    return rows, todo
+
+
+def _run(todo, rows, out, params, timeout, workers, scheduler, bar):
+    """Analyse ``todo`` (path, sha256) on a Dask cluster, filling ``rows``."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
+                               processes=True, host="127.0.0.1", dashboard_address=None,
+                               silence_logs=logging.CRITICAL)
+    try:
+        with Client(cluster or scheduler) as client:
+            futures = {client.submit(analyze_one, path, sha, str(out), params, timeout,
+                                     pure=False): path for path, sha in todo}
+            for future in as_completed(futures):
+                rows[futures[future]] = future.result()
+                bar.update(1)
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+@contextmanager
+def _quiet_dask():
+    """Keep Dask's log lines (e.g. "Worker process still alive") off the terminal."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def analyze_one(path, sha, out, params, timeout=None):
+    """Analyse one model (SHA-256 ``sha``) into its folder under ``out``; a summary row,
+    errors included.
+
+    Runs on a Dask worker: in its process, or with ``timeout`` in a child process stopped
+    at the deadline (row status ``"timeout"``). Any exception becomes the row's ``error``.
+    """
+    folder = Path(out) / _folder_name(path, sha)
+    row = {"path": path, "sha256": sha, "status": "error", "folder": folder.name}
+    try:
+        if timeout is None:
+            _analyze_here(path, folder, params)
+        else:
+            _analyze_in_child(path, folder, params, timeout)
+        summary = Summary.read(folder / "summary.json")
+        summary.batch_parameters = params
+        summary.write(folder / "summary.json")
+        return _row(path, summary, "done", folder)
+    except _Failed as err:
+        row.update(status=err.status, error=str(err))
+    except Exception as err:  # isolation: one model's failure is a row, not a crash
+        row["error"] = f"{type(err).__name__}: {err}"
+    return row
+
+
+class _Failed(Exception):
+    """A model's child process failed (``status`` "error") or ran out of time ("timeout")."""
+
+    def __init__(self, message, status="error"):
+        super().__init__(message)
+        self.status = status
+
+
+def _analyze_here(path, folder, params):
+    from .loading import load
+    from .user_modules import import_modules
+
+    import_modules(params["imports"])
+    load(path).analyze(out=folder, task=params["task"], n_trials=params["n_trials"],
+                       seed=params["seed"], n_inits=params["n_inits"], overwrite=True,
+                       formats=tuple(params["formats"]), progress=False).close()
+
+
+def _analyze_in_child(path, folder, params, timeout):
+    command = [sys.executable, "-c", _CHILD, "analyze", path, "--out", str(folder),
+               "--overwrite", "--trials", str(params["n_trials"]), "--seed",
+               str(params["seed"]), "--format", ",".join(params["formats"])]
+    if params["task"] is not None:
+        command += ["--task", params["task"]]
+    for module in params["imports"]:
+        command += ["--import", module]
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, start_new_session=True) as child:
+        child.stdout.readline()  # "ready" (or nothing, if it ended): the clock starts now
+        try:
+            errors = child.communicate(timeout=timeout)[1]
+        except subprocess.TimeoutExpired:
+            _stop(child)
+            for work in folder.parent.glob(f".{glob.escape(folder.name)}.*.tmp"):
+                shutil.rmtree(work, ignore_errors=True)  # left by SIGKILL
+            raise _Failed(f"took longer than --timeout {timeout:g} s", "timeout") from None
+    if child.returncode != 0:
+        lines = [line.strip() for line in errors.splitlines() if line.strip()]
+        message = lines[-1] if lines else f"exited with code {child.returncode}"
+        raise _Failed(message.removeprefix("dynan analyze: ").removeprefix("error: "))
+
+
+def _stop(child):
+    """End the child's process group: SIGTERM (dynan cleans up and exits), then SIGKILL."""
+    with suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.communicate(timeout=_GRACE)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+
+
+def _finished(path, sha, out, params):
+    """The row of a model already analysed with these parameters, or None."""
+    folder = out / _folder_name(path, sha)
+    try:
+        summary = Summary.read(folder / "summary.json")
+    except (OSError, ValueError, TypeError):
+        return None
+    if summary.model_sha256 != sha or summary.batch_parameters != params:
+        return None
+    return _row(path, summary, "skipped", folder)
 
 def _folder_name(path, sha):
     return f"{Path(path).stem}-{sha[:8]}"

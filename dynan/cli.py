@@ -10,7 +10,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 
 FORMATS = ("pdf", "svg", "png")
 

@@ -24,7 +24,7 @@ from typing import Callable
 from .fixed_points import FixedPoints, fixed_points_stage
 from .linearization import Linearization, linearize
 from .pca import TrialPCA, pca_stage
-from .spectrum import Spectrum, spectrum_stage
+from .spectra import Spectrum, spectrum_stage
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from sklearn.decomposition import PCA
 
 import dynan
 from dynan import tasks
-from dynan.spectrum import spectrum
+from dynan.spectra import spectrum
 
 N, N_IN = 12, 2
 
