@@ -49,9 +49,9 @@ COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "kind", "
            "leading_time_constants", "time_constant_unit", "seconds", "folder")
 
 #: A model with a time limit runs in a child process: ``dynan analyze``
-#: (:func:`dynan.cli.main`), started once TensorFlow is imported and a line on stdout
-#: says so, so that the time limit leaves out start-up. On Linux the child gets SIGTERM
-#: when the worker that started it dies (it runs in a session of its own).
+#: (:func:`dynan.cli.main`), called once TensorFlow and dynan are imported and a line on
+#: stdout says so, so that the time limit leaves out start-up. The child runs in a
+#: session of its own; on Linux it gets SIGTERM when the worker that started it dies.
 _CHILD = """\
 import sys
 if sys.platform == "linux":
@@ -59,8 +59,8 @@ if sys.platform == "linux":
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 from dynan import backend
 backend.setup()
-print("ready", flush=True)
 from dynan.cli import main
+print("ready", flush=True)
 sys.exit(main(sys.argv[1:]))
 """
 
