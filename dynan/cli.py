@@ -16,15 +16,22 @@ from .version import __version__
 FORMATS = ("pdf", "svg", "png")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argument parser of the ``dynan`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dynan",
         description="Dynamical-systems analysis of trained recurrent networks: record "
                     "trajectories, PCA by trial type, fixed and slow points, linearizations.",
     )
     parser.add_argument("--version", action="version", version=f"dynan {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     analyze = commands.add_parser(
         "analyze", help="analyse one trained network: results file, figures, summary.json",
@@ -36,7 +43,7 @@ def build_parser():
                          "tdnms, flipflop or integrator")
     analyze.add_argument("--out", default="dynan-results", help="output folder "
                          "(default: %(default)s)")
-    analyze.add_argument("--trials", type=int, default=256, help="trials to record "
+    analyze.add_argument("--trials", type=_positive_int, default=256, help="trials to record "
                          "(default: %(default)s)")
     analyze.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     analyze.add_argument("--format", default=",".join(FORMATS), type=_formats,
@@ -56,7 +63,7 @@ def build_parser():
     batch.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
     batch.add_argument("--scheduler", help="address of a running Dask scheduler, "
                        "e.g. tcp://127.0.0.1:8786")
-    batch.add_argument("--trials", type=int, default=256, help="trials per model (default: %(default)s)")
+    batch.add_argument("--trials", type=_positive_int, default=256, help="trials per model (default: %(default)s)")
     batch.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     batch.add_argument("--format", default=",".join(FORMATS), type=_formats,
                        help="figure formats (default: %(default)s)")
@@ -91,6 +98,12 @@ def _import_option(parser):
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         metavar="MODULE", help="import a module (a name or a .py path) first, "
                         "e.g. the one that defines your own cell; can be repeated")
+
+
+def _positive_int(text):
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+    return int(text)
 
 
 def _positive_seconds(text):
@@ -137,6 +150,10 @@ def main(argv=None):
         _fail(args, f"error: {describe_error(err)}")
         return 2
     except Exception as err:
+        cause = _system_error_behind(err)
+        if cause is not None:  # e.g. a library failing while it cleans up after a full disk
+            _fail(args, f"error: {describe_error(cause)}")
+            return 2
         _fail(args, f"internal error: {type(err).__name__}: {_first_line(err)} (a bug in "
                     "dynan: rerun with --debug and report the traceback)")
         return 1
@@ -174,6 +191,17 @@ def _terminate_on_sigterm():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _system_error_behind(err):
+    """The OS error (one with an errno) that ``err`` was raised while handling, if any."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno is not None:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _fail(args, message):
     if args.debug:
         traceback.print_exc()
@@ -186,7 +214,6 @@ def describe_error(err):
     Examples
     --------
     >>> import errno
-import os
     >>> describe_error(OSError(errno.ENOSPC, "No space left on device", "/data/out"))
     'no space left on device while writing /data/out: free some space or choose another --out; earlier results were left as they were'
     >>> describe_error(KeyError("no stage 'x'"))
@@ -194,7 +221,7 @@ import os
     """
     if isinstance(err, KeyError) and err.args:
         return str(err.args[0])
-    if isinstance(err, OSError) and not isinstance(err, (FileNotFoundError, FileExistsError)):
+    if isinstance(err, OSError) and err.errno is not None:  # the system's, not dynan's own
         code = err.errno if err.errno is not None else _errno_in_text(str(err))
         where = err.filename or _filename_in_text(str(err)) or "the output"
         if code == errno.ENOSPC:
@@ -207,6 +234,8 @@ import os
         if code in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(err):
             return (f"{where} is locked by another process: wait for it to finish, "
                     "or close the file there")
+        if code == errno.EEXIST:
+            return f"{where} exists and is not a folder: choose another --out"
         if code == errno.ENOTDIR:
             return f"not a folder: {where}: part of the path is a file"
         if code == errno.EISDIR:
@@ -234,11 +263,18 @@ def _filename_in_text(text):
 def _analyze(args):
     import dynan
 
+    from .output import check_target
     from .summary import Summary
     from .user_modules import import_modules
 
+    model = Path(args.model) if args.model else dynan.example_model("tdnms_leaky")
+    # what can be checked without the model first: a mistake costs no TensorFlow start
+    if not model.is_file():
+        raise FileNotFoundError(f"no model file at {model}")
+    if args.task is not None and args.task not in dynan.tasks.TASKS:
+        raise ValueError(f"unknown task {args.task!r}; choose one of {sorted(dynan.tasks.TASKS)}")
+    check_target(args.out, overwrite=args.overwrite, inputs=[model])
     import_modules(args.imports)
-    model = args.model or dynan.example_model("tdnms_leaky")
     an = dynan.load(model)
     with an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
                     overwrite=args.overwrite, formats=args.format, wait=args.wait) as res:

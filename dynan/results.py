@@ -124,7 +124,11 @@ class Results:
             if not h5py.is_hdf5(path):
                 raise ValueError(f"{path} is not an HDF5 file")
             self.file = _open(path, mode)
-        schema = self.file.attrs.get("dynan_schema")
+        try:
+            schema = self.file.attrs.get("dynan_schema")
+        except Exception as err:  # h5py raises several types for a damaged header
+            raise ValueError(f"{self.file.filename} is damaged and cannot be read "
+                             f"({_detail(err)})") from err
         if schema is None:
             raise ValueError(f"{self.file.filename} is not a dynan results file (no dynan_schema attribute)")
         if int(schema) > SCHEMA_VERSION:
@@ -236,26 +240,27 @@ class Results:
         >>> an.record(dynan.tasks.flipflop(8, seed=0)).check()
         """
         where = self.file.filename
-        for name in ("trials", "trials/inputs", "trials/hidden", "trials/outputs",
-                     "trials/conditions", "network"):
-            if name not in self.file:
-                raise ValueError(f"{where} lacks the group {name!r}: it is not a complete dynan "
-                                 "results file; rerun dynan analyze to make it again")
         try:
-            self.attrs
-            self.file.visititems(_read_dataset)
-            shapes = {name: self.file["trials"][name].shape for name in ("inputs", "hidden", "outputs")}
-            if any(len(shape) != 3 or shape[:2] != shapes["inputs"][:2] for shape in shapes.values()):
-                raise ValueError(f"trial arrays of inconsistent shapes {shapes}")
-            if set(self.conditions) and {len(v) for v in self.conditions.values()} != {len(self)}:
-                raise ValueError("condition columns of the wrong length")
-            for name in REGISTRY:
-                if name in self.file:
-                    self.get(name)
+            missing = [name for name in REQUIRED if name not in self.file]
+            if not missing:
+                self.attrs
+                self.file.visititems(_read_dataset)
+                shapes = {name: self.file["trials"][name].shape
+                          for name in ("inputs", "hidden", "outputs")}
+                if any(len(shape) != 3 or shape[:2] != shapes["inputs"][:2]
+                       for shape in shapes.values()):
+                    raise ValueError(f"trial arrays of inconsistent shapes {shapes}")
+                if {len(v) for v in self.conditions.values()} - {len(self)}:
+                    raise ValueError("condition columns of the wrong length")
+                for name in REGISTRY:
+                    if name in self.file:
+                        self.get(name)
         except Exception as err:  # any failure to read means a damaged file
-            detail = " ".join(str(err).split())[:300] or type(err).__name__
-            raise ValueError(f"{where} is damaged and cannot be read ({detail}); rerun dynan "
-                             "analyze to make it again") from err
+            raise ValueError(f"{where} is damaged and cannot be read ({_detail(err)}); rerun "
+                             "dynan analyze to make it again") from err
+        if missing:
+            raise ValueError(f"{where} lacks the group {missing[0]!r}: it is not a complete "
+                             "dynan results file; rerun dynan analyze to make it again")
 
     def __contains__(self, name):
         return name in self.file
@@ -314,6 +319,11 @@ class Results:
 
 
 
+#: Groups and datasets every results file has.
+REQUIRED = ("trials", "trials/inputs", "trials/hidden", "trials/outputs", "trials/conditions",
+            "network")
+
+
 def _read_dataset(name, obj):
     """Read a dataset in full (for :meth:`Results.check`)."""
     if isinstance(obj, h5py.Dataset):
@@ -328,8 +338,12 @@ def _open(path, mode):
     try:
         return h5py.File(path, mode)
     except OSError as err:
-        detail = " ".join(str(err).split())
-        if err.errno is not None or "unable to lock file" in detail:
+        if err.errno is not None or "unable to lock file" in str(err):
             raise  # permission, locking: the CLI describes those
         raise ValueError(f"{path} is a damaged HDF5 file (truncated or corrupt) and cannot be "
-                         f"opened: {detail[:200]}") from err
+                         f"opened ({_detail(err)})") from err
+
+
+def _detail(err):
+    """An exception's text in one line, shortened."""
+    return " ".join(str(err).split())[:200] or type(err).__name__
