@@ -24,6 +24,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dynan
 from dynan import output
@@ -353,17 +355,23 @@ def _repeatable(scene, row, argv):
     assert subprocess.run(argv, capture_output=True).returncode == 0
     first_file, = scene["new"].glob("*.h5")
     with h5py.File(first_file) as a, h5py.File(second / first_file.name) as b:
-        names = []
-        a.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-        assert names and sorted(names) == sorted(_datasets(b))
-        for name in names:
-            assert a[name][()].tobytes() == b[name][()].tobytes(), name
+        assert _datasets(a) and list(_datasets(a)) == list(_datasets(b))
+        for name, dataset in _datasets(a).items():
+            assert _content(dataset) == _content(b[name]), name
 
 
 def _datasets(f):
-    names = []
-    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-    return names
+    found = {}
+    f.visititems(lambda name, obj: found.setdefault(name, obj) if isinstance(obj, h5py.Dataset)
+                 else None)
+    return dict(sorted(found.items()))
+
+
+def _content(dataset):
+    """A dataset's bytes (text as its strings)."""
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        return dataset.asstr()[()].tolist()
+    return dataset[()].tobytes()
 
 
 def _one_folder(scene, row, argv):
@@ -478,3 +486,50 @@ def test_disk_full_injected(tmp_path, monkeypatch):
         an.analyze(out=out, overwrite=True, n_trials=8, n_inits=16, formats=(), progress=False)
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out"]
+
+
+# --- fuzzing: damaged files work or fail in one line, never a traceback, hang or crash -------
+
+def _damage(data, flips, cut):
+    data = bytearray(data[: max(1, int(len(data) * cut))])
+    for where, value in flips:
+        data[int(where * (len(data) - 1))] = value
+    return bytes(data)
+
+
+DAMAGE = dict(
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=8),
+    cut=st.one_of(st.just(1.0), st.floats(0.01, 1.0)))
+
+
+def _works_or_one_line(argv, timeout):
+    result = subprocess.run([sys.executable, "-m", "dynan", *map(str, argv)],
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode in (0, 2), result.stderr[-3000:]   # not 1 (a bug), not a crash
+    assert "Traceback" not in result.stderr
+    if result.returncode:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("dynan"), result.stderr[-3000:]
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**DAMAGE)
+def test_fuzzed_results_files(shared, tmp_path, flips, cut):
+    path = tmp_path / "fuzzed.h5"
+    path.write_bytes(_damage(shared["results_bytes"], flips, cut))
+    _works_or_one_line(["info", path], timeout=60)
+    _works_or_one_line(["figures", path, "--format", "png", "--out", tmp_path / "figs"], 120)
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**DAMAGE)
+def test_fuzzed_model_files(tmp_path, flips, cut):
+    path = tmp_path / "fuzzed.keras"
+    path.write_bytes(_damage(dynan.example_model("integrator_leaky").read_bytes(), flips, cut))
+    out = tmp_path / f"out-{time.monotonic_ns()}"
+    _works_or_one_line(["analyze", path, "--out", out, "--task", "integrator", "--trials", "4",
+                        "--format", "png"], timeout=180)
