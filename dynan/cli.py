@@ -141,6 +141,9 @@ def main(argv=None):
     try:
         with _terminate_on_sigterm():
             return COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader of stdout went away (`dynan info F | head`): fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (KeyboardInterrupt, Terminated) as err:
         code = 143 if isinstance(err, Terminated) else 130
         what = "terminated" if code == 143 else "interrupted"

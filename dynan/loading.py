@@ -259,21 +259,39 @@ def file_sha256(path):
 
 
 def _check_model_file(path):
+    """Refuse what is not a Keras model file, and complex weights (which Keras would cast
+    to real without a word)."""
+    import h5py
+
     suffix = path.suffix.lower()
     if suffix == ".keras" and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if "config.json" in archive.namelist():
+                if "model.weights.h5" in archive.namelist():
+                    with archive.open("model.weights.h5") as weights, h5py.File(weights, "r") as f:
+                        _check_real(path, f)
                 return
     elif suffix in (".h5", ".hdf5"):
-        import h5py
-
         if h5py.is_hdf5(path):
             with h5py.File(path, "r") as f:
                 if "model_config" in f.attrs:
+                    _check_real(path, f)
                     return
     raise ModelError(
         f"{path} is not a Keras model file: expected a .keras archive or a legacy .h5 "
         "full-model file written by model.save(); for weights alone use dynan.from_weights")
+
+
+def _check_real(path, f):
+    """Refuse a weights file with complex datasets."""
+    import h5py
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "c":
+            raise ModelError(f"{path}: weight {name} is complex ({obj.dtype}); dynan analyses "
+                             "real networks")
+
+    f.visititems(visit)
 
 
 def _recurrent_layer(model, name):
