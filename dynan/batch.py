@@ -39,7 +39,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import output
-from .loading import _task_from_card, file_sha256
+from .loading import task_from_card, file_sha256
 from .stability import KINDS
 from .summary import Summary
 
@@ -49,7 +49,7 @@ COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "kind", "
            "leading_time_constants", "time_constant_unit", "seconds", "folder")
 
 #: A model with a time limit runs in a child process: ``dynan analyze``
-#: (:func:`dynan.cli.main`), called once TensorFlow and dynan are imported and a line on
+#: (:func:`dynan.cli.run`), called once TensorFlow and dynan are imported and a line on
 #: stdout says so, so that the time limit leaves out start-up. The child runs in a
 #: session of its own; on Linux it gets SIGTERM when the worker that started it dies.
 _CHILD = """\
@@ -59,9 +59,9 @@ if sys.platform == "linux":
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 from dynan import backend
 backend.setup()
-from dynan.cli import main
+from dynan.cli import run
 print("ready", flush=True)
-sys.exit(main(sys.argv[1:]))
+run()
 """
 
 #: Seconds a timed-out child has to clean up after SIGTERM before SIGKILL.
@@ -96,6 +96,7 @@ def expand_models(models):
             found += matches
         elif item.endswith((".txt", ".lst")):
             listing = Path(item)
+            _check_regular(listing, "a list of models must be a regular text file")
             lines = [line.strip() for line in listing.read_text().splitlines()]
             found += [str(listing.parent / line) if not os.path.isabs(line) else line
                       for line in lines if line and not line.startswith("#")]
@@ -196,8 +197,8 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
     return table
 
 
-def _check_regular(path):
-    """Refuse a model that is not a regular file, before anything opens it (a FIFO would
+def _check_regular(path, allowed="a model must be a regular .keras or .h5 file"):
+    """Refuse a path that is not a regular file, before anything opens it (a FIFO would
     hang)."""
     try:
         mode = os.stat(path).st_mode
@@ -209,7 +210,7 @@ def _check_regular(path):
         what = ("is a folder" if stat.S_ISDIR(mode) else "is a FIFO" if stat.S_ISFIFO(mode)
                 else "is a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                 else "is a socket" if stat.S_ISSOCK(mode) else "is not a regular file")
-    raise ValueError(f"{path} {what}; a model must be a regular .keras or .h5 file")
+    raise ValueError(f"{path} {what}; {allowed}")
 
 
 def _check_out(out, paths):
@@ -234,7 +235,7 @@ def _plan(paths, out, params):
         except OSError as err:
             rows[path] = {"path": path, "status": "error", "error": f"{type(err).__name__}: {err}"}
             continue
-        key = (sha, json.dumps(_task_from_card(Path(path)), sort_keys=True))  # card: the task
+        key = (sha, json.dumps(task_from_card(Path(path)), sort_keys=True))  # card: the task
         if key in first:
             rows[path] = {"path": path, "sha256": sha, "status": "duplicate",
                           "error": f"same content as {first[key]}",
@@ -332,7 +333,8 @@ def _analyze_in_child(path, folder, params, timeout):
     for module in params["imports"]:
         command += ["--import", module]
     with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, start_new_session=True) as child:
+                          stderr=subprocess.PIPE, text=True, errors="replace",
+                          start_new_session=True) as child:
         child.stdout.readline()  # "ready" (or nothing, if it ended): the clock starts now
         try:
             errors = child.communicate(timeout=timeout)[1]
@@ -369,6 +371,7 @@ def _finished(path, sha, out, params):
     if summary.model_sha256 != sha or summary.batch_parameters != params:
         return None
     return _row(path, summary, "skipped", folder)
+
 
 def _folder_name(path, sha):
     return f"{Path(path).stem}-{sha[:8]}"

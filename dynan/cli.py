@@ -137,7 +137,9 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    warnings.simplefilter("ignore")  # dynan has none of its own; others' are not the user's
+    # dynan has no warnings of its own; others' are not the user's (nor its child processes')
+    warnings.simplefilter("ignore")
+    os.environ["PYTHONWARNINGS"] = "ignore"
     try:
         with _terminate_on_sigterm():
             return COMMANDS[args.command](args)

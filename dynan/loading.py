@@ -91,7 +91,7 @@ def load(path, *, layer=None):
     dynamics = dynamics_from_layer(rnn, readout=None if readout_layer is None
                                    else _readout_from_dense(readout_layer))
     dynamics.reference = KerasCellReference(rnn.cell, readout_layer)
-    task, task_params = _task_from_card(path)
+    task, task_params = task_from_card(path)
     return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=rnn.name,
                     task=task, task_params=task_params)
 
@@ -239,7 +239,7 @@ def _load_error(path, text):
     return f"could not load the Keras model in {path}: {first[:400]}"
 
 
-def _task_from_card(path):
+def task_from_card(path):
     """The task named in the model's card (``NAME.json`` beside it), if there is one."""
     card = path.with_suffix(".json")
     try:

@@ -62,7 +62,8 @@ def test_local_cluster_with_a_corrupt_model_then_a_rerun_skips(tmp_path):
 @pytest.mark.cluster
 @pytest.mark.kill
 def test_killed_batch_restarts_without_redoing_finished_models(tmp_path):
-    models = copy_models(tmp_path / "models", {f"m{i}": "integrator_leaky" for i in range(4)})
+    models = copy_models(tmp_path / "models", {f"m{i}": name for i, name in enumerate(
+        ("integrator_leaky", "integrator_current", "flipflop_leaky", "tdnms_leaky"))})
     out = tmp_path / "results"
     command = [sys.executable, "-m", "dynan", "batch", str(models / "*.keras"), "--out", str(out),
                "--workers", "1", "--trials", "24", "--format", "png"]
@@ -109,7 +110,7 @@ def test_external_scheduler_and_workers(tmp_path, capsys):
                      str(tmp_path / "out"), "--scheduler", address, "--trials", "24",
                      "--format", "png"])
         assert code == 0
-        assert "2 models: 2 analysed, 0 already done, 0 failed" in capsys.readouterr().out
+        assert "2 models: 2 analysed, 0 already done, 0 duplicates, 0 failed, 0 timed out" in capsys.readouterr().out
         assert {r["status"] for r in read_table(tmp_path / "out" / "summary.csv").values()} == {"done"}
     finally:
         for proc in (worker, scheduler):

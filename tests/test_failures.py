@@ -86,9 +86,7 @@ def _models(scene):
 
 
 def _model_alias(scene):
-    path = scene["models"] / "m_copy.keras"
-    shutil.copy(scene["model"], path)
-    return path
+    return _copy_model(scene, scene["models"], "m_copy.keras")  # a copy, with its card
 
 
 def _model_link(scene):

@@ -2,7 +2,8 @@
 
 Each configuration runs ``dynan batch`` in a fresh process on a fresh local Dask cluster
 (start-up included) over copies of the bundled models, and prints the wall time and
-the speed-up of 2 workers over 1.
+the speed-up of 2 workers over 1. The copies differ by their archive comment, so that
+batch does not take them for duplicates.
 
 Run:  python tests/benchmarks/bench_batch.py
 """
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import dynan
@@ -27,6 +29,8 @@ def run(workers):
             for name in MODELS:
                 model = dynan.example_model(name)
                 shutil.copy(model, folder / f"{name}_{copy}.keras")
+                with zipfile.ZipFile(folder / f"{name}_{copy}.keras", "a") as archive:
+                    archive.comment = f"copy {copy}".encode()
                 shutil.copy(model.with_suffix(".json"), folder / f"{name}_{copy}.json")
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "dynan", "batch", str(folder / "*.keras"),
