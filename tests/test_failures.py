@@ -422,13 +422,13 @@ CHECKS = {"repeatable": _repeatable, "one folder": _one_folder, "fast": _fast}
 # --- running a row ---------------------------------------------------------------------------
 
 def _marks(row):
-    """Rows that start a Dask cluster, kill a run, or analyse a network are not in the
-    everyday loop."""
+    """Rows that start a Dask cluster, kill a run, or run `analyze` (which starts
+    TensorFlow: seconds each) are not in the everyday loop."""
     if row["command"].startswith("dynan batch") and row["exit"] == "0":
         return [pytest.mark.cluster]
     if row["exit"] in ("130", "143"):
         return [pytest.mark.kill]
-    return [pytest.mark.slow] if row["exit"] == "0" or row["check"] == "fast" else []
+    return [pytest.mark.slow] if row["command"].startswith(("dynan analyze", "python")) else []
 
 
 ROWS = table_rows()
