@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -265,12 +266,17 @@ def _check_model_file(path):
 
     suffix = path.suffix.lower()
     if suffix == ".keras" and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "config.json" in archive.namelist():
-                if "model.weights.h5" in archive.namelist():
-                    with archive.open("model.weights.h5") as weights, h5py.File(weights, "r") as f:
-                        _check_real(path, f)
-                return
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if "config.json" in archive.namelist():
+                    if "model.weights.h5" in archive.namelist():
+                        with archive.open("model.weights.h5") as weights, \
+                                h5py.File(weights, "r") as f:
+                            _check_real(path, f)
+                    return
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+            raise ModelError(f"{path} is a damaged .keras archive: "
+                             f"{' '.join(str(err).split())[:200]}") from err
     elif suffix in (".h5", ".hdf5"):
         if h5py.is_hdf5(path):
             with h5py.File(path, "r") as f:

@@ -320,8 +320,7 @@ class Results:
 
 
 #: Groups and datasets every results file has.
-REQUIRED = ("trials", "trials/inputs", "trials/hidden", "trials/outputs", "trials/conditions",
-            "network")
+REQUIRED = ("trials", "trials/inputs", "trials/hidden", "trials/outputs", "trials/conditions")
 
 
 def _read_dataset(name, obj):
