@@ -297,10 +297,23 @@ class Analysis:
         """
         return self._stage("linearization", results, **options)
 
+    def topology(self, results=None, **options):
+        """Trace every saddle's unstable manifold to where it leads: the fixed-point graph.
+
+        Needs the fixed points stored in the recording (:meth:`fixed_points`). See
+        :func:`dynan.topology.topology`.
+
+        Returns
+        -------
+        Topology
+            ``.graph()`` gives it as a :class:`networkx.DiGraph`.
+        """
+        return self._stage("topology", results, **options)
+
     def analyze(self, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
                 n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
                 wait=False):
-        """Record, PCA by trial type, spectra, fixed points, linearization and figures, in one call.
+        """Record, PCA by trial type, spectra, fixed points, linearization, topology and figures, in one call.
 
         Runs every stage of :data:`dynan.stages.STAGES` that applies to the network.
         Fixed points are sought under zero input and under the constant input of each
@@ -347,7 +360,7 @@ class Analysis:
         >>> sorted(os.listdir(out))
         ['.dynan', 'summary.json', 'tdnms_leaky.h5']
         >>> sorted(res.file)
-        ['fixed_points', 'linearization', 'network', 'pca', 'spectrum', 'trials']
+        ['fixed_points', 'linearization', 'network', 'pca', 'spectrum', 'topology', 'trials']
         """
         from .pipeline import analyze
 

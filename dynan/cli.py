@@ -360,6 +360,13 @@ def _describe(res):
             slow = int((fps.slow_points.labels == label).sum())
             lines.append(f"fixed points  [{label or 'all'}] {len(sub)} ({counts or 'none'}); "
                          f"{slow} slow points")
+    if "topology" in res:
+        topo = res.get("topology")
+        ends = {e: int((topo.end == e).sum()) for e in ("fixed_point", "outside", "unresolved")}
+        lines.append(f"topology      {len(set(topo.source.tolist()))} saddles, {len(topo)} "
+                     f"unstable branches: {ends['fixed_point']} reach a fixed point, "
+                     f"{ends['outside']} leave the visited region, {ends['unresolved']} "
+                     "unresolved")
     if "spectrum" in res:
         s = res.spectrum()
         lines.append(f"spectrum      spectral radius {s.spectral_radius:.3f} "

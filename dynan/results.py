@@ -269,6 +269,11 @@ class Results:
         """The fixed points stored under ``name`` (see :meth:`FixedPoints.save`)."""
         return REGISTRY["fixed_points"].result.read(self._group(name))
 
+    def topology(self):
+        """The fixed-point graph stored by the topology stage, as a :class:`networkx.DiGraph`
+        (``get("topology")`` gives the branches too; see :class:`dynan.topology.Topology`)."""
+        return self.get("topology").graph()
+
     def pca(self):
         """The PCA stored by :meth:`Analysis.pca`."""
         return self.get("pca")

@@ -13,7 +13,7 @@ in :data:`STAGES`, and its panel in :data:`dynan.figures.PANELS`.
 Examples
 --------
 >>> [stage.name for stage in STAGES]
-['pca', 'spectrum', 'fixed_points', 'linearization']
+['pca', 'spectrum', 'fixed_points', 'linearization', 'topology']
 >>> REGISTRY["spectrum"].requires
 frozenset({'recurrent_weights'})
 """
@@ -25,6 +25,7 @@ from .fixed_points import FixedPoints, fixed_points_stage
 from .linearization import Linearization, linearize
 from .pca import TrialPCA, pca_stage
 from .spectra import Spectrum, spectrum_stage
+from .topology import Topology, topology
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ STAGES = (
           description="fixed and slow points under zero input and each epoch's input, linearized"),
     Stage("linearization", linearize, Linearization, needs=("trials", "fixed_points"),
           description="Jacobians along the mean trajectories and at the main attractor"),
+    Stage("topology", topology, Topology, needs=("trials", "fixed_points"),
+          description="the saddles' unstable manifolds, traced, and the fixed-point graph"),
 )
 #: Stages by name.
 REGISTRY = {stage.name: stage for stage in STAGES}

@@ -1,0 +1,74 @@
+"""The topology stage against ground truth: a closed-form saddle, and the 3-bit flip-flop."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import dynan
+from dynan import tasks
+
+
+def test_a_closed_form_saddle_leads_to_its_two_stable_points():
+    # h -> tanh(h @ W): unit 0 bistable (w = 2), unit 1 decaying: the saddle at 0 and
+    # stable points at (+-a, 0) with a = tanh(2 a)
+    an = dynan.from_weights(np.zeros((1, 2)), np.diag([2.0, 0.5]), np.zeros(2))
+    rng = np.random.default_rng(0)
+    an.record(tasks.Trials.from_arrays(np.zeros((20, 30, 1))))
+    starts = np.array([[0.0, 0.0], [0.9, 0.1], [-0.9, -0.1], [0.5, 0.3], [-0.4, 0.2]])
+    fps = an.fixed_points(None, initial_states=starts + 0.01 * rng.normal(size=starts.shape))
+    assert sorted(fps.stability.tolist()) == ["saddle", "stable", "stable"]
+    topo = an.topology()
+    saddle = int(np.flatnonzero(fps.stability == "saddle")[0])
+    assert topo.source.tolist() == [saddle, saddle] and set(topo.end) == {"fixed_point"}
+    a = fps.xstar[topo.target, 0]
+    assert sorted(np.sign(a)) == [-1, 1]
+    np.testing.assert_allclose(np.abs(a), np.tanh(2 * np.abs(a)), atol=1e-10)
+    np.testing.assert_allclose(topo.eigval.real, 2.0, atol=1e-10)  # J = diag(2, 0.5) at 0
+
+
+@pytest.fixture(scope="module")
+def flipflop():
+    an = dynan.load(dynan.example_model("flipflop_leaky"))
+    an.record(tasks.flipflop(64, seed=0))
+    fps = an.fixed_points(n_inits=512)
+    return an, fps, an.topology()
+
+
+def test_flipflop_saddles_connect_memories_one_bit_apart(flipflop):
+    an, fps, topo = flipflop
+    stable = np.flatnonzero(fps.stability == "stable")
+    bits = np.sign(an.dynamics.readout(fps.xstar)).astype(int)
+    assert len(stable) == 8 and len({tuple(b) for b in bits[stable]}) == 8  # the cube's corners
+    one = np.flatnonzero(fps.n_unstable == 1)
+    assert len(one) >= 7
+    for k in one:
+        ends = topo.target[topo.source == k]
+        assert len(ends) == 2 and (topo.end[topo.source == k] == "fixed_point").all()
+        assert set(ends) <= set(stable)
+        assert (bits[ends[0]] != bits[ends[1]]).sum() == 1
+    assert nx.is_weakly_connected(topo.graph())
+
+
+def test_branches_are_real_trajectories_that_reach_their_targets(flipflop):
+    """Independent check: run the network from each branch's start and see it arrive."""
+    an, fps, topo = flipflop
+    for e in range(len(topo)):
+        branch = topo.branch(e)
+        run = an.run(np.broadcast_to(fps.inputs[topo.source[e]], (1, len(branch) - 1, 3)),
+                     h0=branch[0]).hidden[0]
+        np.testing.assert_allclose(run, branch[1:], atol=1e-9)
+        if topo.end[e] == "fixed_point":
+            assert np.linalg.norm(branch[-1] - fps.xstar[topo.target[e]]) <= 0.05 * topo.scale
+
+
+def test_topology_is_stored_and_read_back_as_a_graph(tmp_path):
+    an = dynan.load(dynan.example_model("flipflop_leaky"))
+    with an.analyze(out=tmp_path / "ff", n_trials=16, n_inits=64, formats=(), progress=False) as res:
+        g, topo, path = res.topology(), res.get("topology"), res.path
+    assert g.number_of_edges() >= 1
+    assert {d["stability"] for _, d in g.nodes(data=True)} >= {"stable", "saddle"}
+    import h5py  # plain h5py reads the tables
+
+    with h5py.File(path) as f:
+        assert f["topology/edges/source"].shape == (len(topo),)
+        assert f["topology/nodes/stability"].shape == (len(topo.labels),)
