@@ -49,7 +49,8 @@ class Topology:
     offsets : ndarray (E + 1,) of int
         Branch ``e`` is ``states[offsets[e]:offsets[e + 1]]``.
     states : ndarray (S, N)
-        The branches' states, one after another, saddle end first.
+        The branches' states, one after another, saddle end first (float64 as
+        computed; stored as float32, as the recording's states are).
     labels, stability : ndarray (K,) of str
         Every fixed point's input condition and class: the graph's nodes.
     dt : float
@@ -138,7 +139,7 @@ class Topology:
         h5.write_column(nodes, "label", self.labels)
         h5.write_column(nodes, "stability", self.stability)
         group.create_dataset("offsets", data=self.offsets)
-        group.create_dataset("states", data=self.states)
+        group.create_dataset("states", data=self.states.astype(np.float32))  # as the recording
         group.attrs.update({"dt": self.dt, "scale": self.scale, "description": DESCRIPTION})
 
     @classmethod
@@ -155,7 +156,7 @@ DESCRIPTION = ("unstable manifolds of the saddles: edges source -> target (fixed
                "-1 when end is not fixed_point), branch e is states[offsets[e]:offsets[e+1]]")
 
 
-def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_steps=2000):
+def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_steps=1000):
     """The topology stage: trace every saddle's unstable manifold to where it leads.
 
     Parameters
@@ -171,7 +172,7 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
     outside : float, default 3.0
         A branch farther than this many spreads from every recorded state's mean,
         beyond the farthest recorded state, has left the visited region.
-    max_steps : int, default 2000
+    max_steps : int, default 1000
 
     Returns
     -------
