@@ -45,7 +45,7 @@ from .summary import Summary
 
 #: Columns of the summary table.
 COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "kind", "units", "gamma",
-           "leak", "activation", *KINDS, "slow_points", "spectral_radius",
+           "leak", "activation", *KINDS, "outside", "slow_points", "spectral_radius",
            "leading_time_constants", "time_constant_unit", "seconds", "folder")
 
 #: A model with a time limit runs in a child process: ``dynan analyze``

@@ -353,13 +353,17 @@ def _describe(res):
     if "fixed_points" in res:
         fps = res.fixed_points()
         for label in sorted(set(fps.labels.tolist())) or [""]:
-            sub = fps[fps.labels == label]
+            sub = fps[(fps.labels == label) & ~fps.outside]
             counts = ", ".join(f"{int((sub.stability == s).sum())} {s}"
                                for s in ("stable", "marginal", "saddle", "unstable")
                                if (sub.stability == s).any())
-            slow = int((fps.slow_points.labels == label).sum())
+            slow_points = fps.slow_points
+            slow = int(((slow_points.labels == label) & ~slow_points.outside).sum())
+            outside = int(((fps.labels == label) & fps.outside).sum()) + int(
+                ((slow_points.labels == label) & slow_points.outside).sum())
             lines.append(f"fixed points  [{label or 'all'}] {len(sub)} ({counts or 'none'}); "
-                         f"{slow} slow points")
+                         f"{slow} slow points" + (f"; {outside} fixed or slow points outside "
+                                                  "the visited region" if outside else ""))
     if "topology" in res:
         topo = res.get("topology")
         ends = {e: int((topo.end == e).sum()) for e in ("fixed_point", "outside", "unresolved")}

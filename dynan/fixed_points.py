@@ -81,9 +81,12 @@ class FixedPoints:
         Time step (s) for the time constants; 1 means time in steps.
     labels : ndarray (K,) of str
         The name of each point's input condition ("" when unnamed).
+    distance : ndarray (K,)
+        Distance to the nearest recorded state, in spreads of the recording (see
+        :func:`visited_region`); NaN when the search knew no recording.
 
-    Derived: ``is_stable``, ``n_unstable``, ``stability``, ``time_constants``,
-    ``speed``, ``input_coupling``. Rows are selected with ``fps[mask]`` or
+    Derived: ``is_stable``, ``n_unstable``, ``stability``, ``outside``,
+    ``time_constants``, ``speed``, ``input_coupling``. Rows are selected with ``fps[mask]`` or
     ``fps[2:5]``; ``fps.slow_points`` holds the slow points of the same search.
     """
 
@@ -103,6 +106,11 @@ class FixedPoints:
     dt: float = 1.0
     marginal_tol: float = MARGINAL_TOL
     slow_points: "FixedPoints" = None
+    distance: np.ndarray = None
+
+    def __post_init__(self):
+        if self.distance is None:
+            self.distance = np.full(len(self.xstar), np.nan)
 
     def __len__(self):
         return len(self.xstar)
@@ -116,8 +124,9 @@ class FixedPoints:
     def __repr__(self):
         counts = ", ".join(f"{np.sum(self.stability == s)} {s}" for s in KINDS
                            if np.any(self.stability == s))
+        outside = f", {self.outside.sum()} outside the visited region" if self.outside.any() else ""
         slow = "" if self.slow_points is None else f"; {len(self.slow_points)} slow points"
-        return f"<FixedPoints: {len(self)} ({counts or 'none'}){slow}>"
+        return f"<FixedPoints: {len(self)} ({counts or 'none'}{outside}){slow}>"
 
     @property
     def speed(self):
@@ -134,6 +143,12 @@ class FixedPoints:
         """``"stable"``, ``"marginal"``, ``"saddle"`` or ``"unstable"``, as defined in
         :mod:`dynan.stability`."""
         return stability.classify(self.eigval_J_xstar, self.marginal_tol)
+
+    @property
+    def outside(self):
+        """Whether each point lies outside the visited region (farther than
+        :data:`dynan.stability.OUTSIDE` spreads from every recorded state)."""
+        return self.distance > stability.OUTSIDE
 
     @property
     def is_stable(self):
@@ -249,14 +264,15 @@ class FixedPoints:
     def read(cls, group):
         """Read what :meth:`write` wrote."""
         arrays = {name: h5.read_column(group[name]) if name == "labels" else group[name][()]
-                  for name in ARRAYS}
+                  for name in ARRAYS if name in group}  # files before `distance` lack it
         slow = cls.read(group["slow_points"]) if "slow_points" in group else None
         return cls(**arrays, dt=float(group.attrs["dt"]),
                    marginal_tol=float(group.attrs["marginal_tol"]), slow_points=slow)
 
 
 ARRAYS = ("xstar", "x_init", "inputs", "F_xstar", "qstar", "dq", "n_iters", "J_xstar",
-          "eigval_J_xstar", "eigvec_J_xstar", "left_eigvec_J_xstar", "dFdu", "labels")
+          "eigval_J_xstar", "eigvec_J_xstar", "left_eigvec_J_xstar", "dFdu", "labels",
+          "distance")
 DESCRIPTION = ("fixed points of h -> F(h, inputs); J_xstar[k, i, j] = dF_i/dh_j; eigenvectors in "
                "columns, left ones scaled so that L^H R = I")
 
@@ -388,7 +404,45 @@ def fixed_points_stage(dynamics, results, *, inputs="epochs", initial_states=Non
         inputs = np.repeat(vectors, len(starts), axis=0)
         starts = np.tile(starts, (len(names), 1))
     options.setdefault("dt", 1.0 if results is None else float(results.attrs["dt"]))
-    return find_fixed_points(dynamics, starts, inputs, labels=labels, progress=progress, **options)
+    fps = find_fixed_points(dynamics, starts, inputs, labels=labels, progress=progress, **options)
+    if results is not None:
+        visited, _, scale = visited_region(results.hidden)
+        for points in (fps, fps.slow_points):
+            points.distance = distance_to(points.xstar, visited) / scale
+    return fps
+
+
+def visited_region(hidden, max_states=20000):
+    """The recorded states (at most ``max_states``, evenly spaced in time), their mean and
+    their spread: the root-mean-square distance of the states from the mean.
+
+    Parameters
+    ----------
+    hidden : array_like (trials, time, N)
+
+    Returns
+    -------
+    states : ndarray (S, N)
+    center : ndarray (N,)
+    scale : float
+    """
+    n_trials, n_time, N = hidden.shape
+    stride = min(n_time, max(1, int(np.ceil(n_trials * n_time / max_states))))
+    states = np.asarray(hidden[:, stride - 1::stride], dtype=float).reshape(-1, N)
+    center = states.mean(axis=0)
+    scale = float(np.sqrt(np.mean(np.sum((states - center) ** 2, axis=1))))
+    return states, center, scale or 1.0
+
+
+def distance_to(points, states, chunk=256):
+    """Distance from each point (K, N) to the nearest of ``states`` (S, N)."""
+    out = np.empty(len(points))
+    squared = np.sum(states**2, axis=1)
+    for start in range(0, len(points), chunk):
+        p = points[start:start + chunk]
+        d2 = np.sum(p**2, axis=1)[:, None] - 2 * p @ states.T + squared[None]
+        out[start:start + chunk] = np.sqrt(np.maximum(d2.min(axis=1), 0))
+    return out
 
 
 def recorded_starts(hidden, n_inits, noise_scale=0.01, seed=0):

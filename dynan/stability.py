@@ -7,6 +7,10 @@ For the discrete map ``h -> F(h, x)`` with Jacobian eigenvalues ``lambda`` at a 
 - a point is **stable** when every mode decays, **marginal** when some are marginal
   and none unstable (line and ring attractors), a **saddle** when some modes are
   unstable and some not, and **unstable** when every mode is;
+- a point lies **outside** the visited region when its distance to the nearest recorded
+  state is more than ``OUTSIDE`` spreads, the spread being the root-mean-square distance
+  of the recorded states from their mean (see :func:`dynan.fixed_points.visited_region`);
+  such points are counted apart from the rest;
 - a **fixed point** has ``max|F(x) - x| <= tol`` (1e-10 by default); a **slow point**
   is a local minimum of the speed ``q = 1/2 ||F(x) - x||^2`` that is not a fixed
   point, with ``q <= max_slow_q`` (1e-4 by default).
@@ -30,6 +34,8 @@ MARGINAL_TOL = 1e-2
 FIXED_TOL = 1e-10
 #: A slow point has ``q`` at most this.
 MAX_SLOW_Q = 1e-4
+#: A point farther than this many spreads from every recorded state is outside.
+OUTSIDE = 1.0
 
 
 def unstable_modes(eigvals, marginal_tol=MARGINAL_TOL):

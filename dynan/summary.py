@@ -39,7 +39,8 @@ class Summary:
     pca_explained_variance_ratio : list of float
     fixed_points : dict of str -> dict
         Per input condition: its ``input`` vector, the count of each class of
-        :data:`dynan.stability.KINDS` and ``slow_points``.
+        :data:`dynan.stability.KINDS` among the points inside the visited region, the
+        count of fixed points ``outside`` it, and ``slow_points`` inside it.
     spectral_radius : float or None
         Of ``W_rec``, for networks that have one.
     leading_time_constants : list of float
@@ -111,9 +112,10 @@ class Summary:
 
     @property
     def counts(self):
-        """Fixed points of each class, and ``slow_points``, over all input conditions."""
+        """Fixed points of each class inside the visited region, those ``outside`` it, and
+        ``slow_points`` (inside), over all input conditions."""
         return {kind: sum(c.get(kind, 0) for c in self.fixed_points.values())
-                for kind in (*KINDS, "slow_points")}
+                for kind in (*KINDS, "outside", "slow_points")}
 
     def to_dict(self):
         """A dict of plain JSON values."""
@@ -138,15 +140,18 @@ def _counts_by_condition(fps):
     out = {}
     for label in dict.fromkeys(fps.labels.tolist()):
         mask = fps.labels == label
-        kinds = fps.stability[mask]
+        kinds = fps.stability[mask & ~fps.outside]
+        slow = fps.slow_points
         out[label or "all"] = {
             "input": [float(v) for v in fps.inputs[mask][0]],
             **{kind: int(np.sum(kinds == kind)) for kind in KINDS},
-            "slow_points": int(np.sum(fps.slow_points.labels == label)),
+            "outside": int(np.sum(mask & fps.outside)),
+            "slow_points": int(np.sum((slow.labels == label) & ~slow.outside)),
         }
     for label in dict.fromkeys(fps.slow_points.labels.tolist()):
         if (label or "all") not in out:  # a condition with slow points only
             mask = fps.slow_points.labels == label
             out[label or "all"] = {"input": [float(v) for v in fps.slow_points.inputs[mask][0]],
-                                   **{kind: 0 for kind in KINDS}, "slow_points": int(mask.sum())}
+                                   **{kind: 0 for kind in KINDS}, "outside": 0,
+                                   "slow_points": int((mask & ~fps.slow_points.outside).sum())}
     return out

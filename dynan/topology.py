@@ -7,7 +7,7 @@ it comes within ``capture`` of a stable or marginal fixed point of the same inpu
 (``end = "fixed_point"``), when it settles where no fixed point is known
 (``"unresolved"``), when it leaves the visited region (``"outside"``), or after
 ``max_steps`` steps (``"unresolved"``). Distances are in units of the recording's
-spread: the root-mean-square distance of the recorded states from their mean.
+spread (:func:`dynan.fixed_points.visited_region`).
 
 The result is a directed graph from each saddle to what its branches reach
 (Maheswaranathan et al. 2019), stored as node and edge tables that plain h5py reads;
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import h5, stability
+from .fixed_points import visited_region
 
 #: What a branch can end at.
 ENDS = ("fixed_point", "unresolved", "outside")
@@ -179,10 +180,7 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
     Topology
     """
     fps = results.fixed_points()
-    hidden = np.asarray(results.hidden[:, :: max(1, results.hidden.shape[1] // 50)], dtype=float)
-    visited = hidden.reshape(-1, hidden.shape[-1])
-    center = visited.mean(axis=0)
-    scale = float(np.sqrt(np.mean(np.sum((visited - center) ** 2, axis=1)))) or 1.0
+    visited, center, scale = visited_region(results.hidden)
     reach = np.max(np.linalg.norm(visited - center, axis=1)) + outside * scale
     starts, meta = _branch_starts(fps, eps * scale)
     n_branches = len(starts)

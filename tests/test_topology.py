@@ -72,3 +72,22 @@ def test_topology_is_stored_and_read_back_as_a_graph(tmp_path):
     with h5py.File(path) as f:
         assert f["topology/edges/source"].shape == (len(topo),)
         assert f["topology/nodes/stability"].shape == (len(topo.labels),)
+
+
+def test_points_far_from_the_visited_states_are_flagged_outside():
+    # unit 0 bistable (h -> tanh(3 h)): the recording stays near +a; -a and the saddle at 0
+    # are far outside it
+    an = dynan.from_weights(np.array([[0.05, 0.05]]), np.diag([3.0, 0.5]), np.zeros(2),
+                            h0=[0.995, 0.0])
+    rng = np.random.default_rng(0)
+    an.record(tasks.Trials.from_arrays(rng.normal(size=(32, 40, 1))))
+    starts = np.array([[1.0, 0.0], [-1.0, 0.0], [0.01, 0.0]])
+    fps = an.fixed_points(None, initial_states=starts)
+    assert sorted(fps.stability.tolist()) == ["saddle", "stable", "stable"]
+    inside = fps.xstar[~fps.outside]
+    assert len(inside) == 1 and inside[0, 0] > 0.9
+    assert (fps.distance[fps.outside] > 5).all() and fps.distance[~fps.outside][0] < 0.5
+    assert "2 outside the visited region" in repr(fps)
+    summary = dynan.Summary.from_results(an.recording)
+    assert summary.counts == {"stable": 1, "marginal": 0, "saddle": 0, "unstable": 0,
+                              "outside": 2, "slow_points": 0}
