@@ -335,6 +335,8 @@ def _info(args):
 
 def _describe(res):
     """A readable summary of a results file."""
+    from .summary import Summary
+
     a = res.attrs
     network = a.get("network", {})
     lines = [
@@ -364,13 +366,24 @@ def _describe(res):
             lines.append(f"fixed points  [{label or 'all'}] {len(sub)} ({counts or 'none'}); "
                          f"{slow} slow points" + (f"; {outside} fixed or slow points outside "
                                                   "the visited region" if outside else ""))
+    if "fixed_points" in res:
+        unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"
+        summary = Summary.from_results(res)
+        for label, points in summary.attractor_time_constants.items():
+            slowest = max(points, key=lambda p: p["time_constants"][:1] or [0])
+            lines.append(f"memory        [{label}] {len(points)} attractors; slowest modes "
+                         + ", ".join(f"{t:.3g}" for t in slowest["time_constants"])
+                         + f" {unit} (point {slowest['point']}, {slowest['stability']})")
+        if summary.spectrum_time_constants:
+            lines.append("              W_rec's linear map alone: " + ", ".join(
+                f"{t:.3g}" for t in summary.spectrum_time_constants) + f" {unit}")
     if "topology" in res:
         topo = res.get("topology")
         ends = {e: int((topo.end == e).sum()) for e in ("fixed_point", "outside", "unresolved")}
         lines.append(f"topology      {len(set(topo.source.tolist()))} saddles, {len(topo)} "
                      f"unstable branches: {ends['fixed_point']} reach a fixed point, "
                      f"{ends['outside']} leave the visited region, {ends['unresolved']} "
-                     "unresolved")
+                     "unresolved" if len(topo) else "topology      no saddles")
     if "spectrum" in res:
         s = res.spectrum()
         lines.append(f"spectrum      spectral radius {s.spectral_radius:.3f} "

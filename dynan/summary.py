@@ -45,6 +45,13 @@ class Summary:
         Of ``W_rec``, for networks that have one.
     leading_time_constants : list of float
         The three slowest decaying modes of the Jacobian at the main attractor.
+    attractor_time_constants : dict of str -> list
+        Per input condition, for each stable or marginal fixed point inside the visited
+        region: ``{"point": row, "stability": ..., "time_constants": [3 slowest]}``, the
+        slowest decaying (or marginal) modes of its Jacobian: the memory times.
+    spectrum_time_constants : list of float
+        The three slowest decaying modes of the recurrent weights' linear map, to compare
+        with (networks with ``W_rec`` only).
     time_constant_unit : str
         ``"s"``, or ``"steps"`` when the time step is unknown.
     attractor : str
@@ -68,6 +75,8 @@ class Summary:
     fixed_points: dict = field(default_factory=dict)
     spectral_radius: float = None
     leading_time_constants: list = field(default_factory=list)
+    attractor_time_constants: dict = field(default_factory=dict)
+    spectrum_time_constants: list = field(default_factory=list)
     time_constant_unit: str = "steps"
     attractor: str = ""
     seconds: dict = field(default_factory=dict)
@@ -101,9 +110,13 @@ class Summary:
             summary.pca_explained_variance_ratio = [
                 round(float(r), 4) for r in results.pca().explained_variance_ratio_]
         if "spectrum" in results:
-            summary.spectral_radius = results.spectrum().spectral_radius
+            spectrum = results.spectrum()
+            summary.spectral_radius = spectrum.spectral_radius
+            summary.spectrum_time_constants = _slowest(dt * spectrum.time_constants_steps)
         if "fixed_points" in results:
-            summary.fixed_points = _counts_by_condition(results.fixed_points())
+            fps = results.fixed_points()
+            summary.fixed_points = _counts_by_condition(fps)
+            summary.attractor_time_constants = _attractor_time_constants(fps)
         if "linearization" in results:
             lin = results.get("linearization")
             summary.leading_time_constants = [float(t) for t in lin.time_constants[:3]]
@@ -154,4 +167,21 @@ def _counts_by_condition(fps):
             out[label or "all"] = {"input": [float(v) for v in fps.slow_points.inputs[mask][0]],
                                    **{kind: 0 for kind in KINDS}, "outside": 0,
                                    "slow_points": int((mask & ~fps.slow_points.outside).sum())}
+    return out
+
+
+def _slowest(time_constants, n=3):
+    """The ``n`` slowest decaying modes (finite positive time constants), slowest first."""
+    values = np.asarray(time_constants, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return [float(t) for t in np.sort(values)[::-1][:n]]
+
+
+def _attractor_time_constants(fps):
+    out = {}
+    settled = np.isin(fps.stability, ("stable", "marginal")) & ~fps.outside
+    for k in np.flatnonzero(settled):
+        out.setdefault(str(fps.labels[k]) or "all", []).append(
+            {"point": int(k), "stability": str(fps.stability[k]),
+             "time_constants": _slowest(fps.time_constants[k])})
     return out

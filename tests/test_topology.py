@@ -91,3 +91,15 @@ def test_points_far_from_the_visited_states_are_flagged_outside():
     summary = dynan.Summary.from_results(an.recording)
     assert summary.counts == {"stable": 1, "marginal": 0, "saddle": 0, "unstable": 0,
                               "outside": 2, "slow_points": 0}
+
+
+def test_the_integrators_memory_time_comes_from_its_attractor(tmp_path):
+    an = dynan.load(dynan.example_model("integrator_leaky"))
+    with an.analyze(out=tmp_path / "it", n_trials=32, n_inits=64, formats=(), progress=False):
+        pass
+    summary = dynan.Summary.read(tmp_path / "it" / "summary.json")
+    (points,) = summary.attractor_time_constants.values()
+    memory = max(p["time_constants"][0] for p in points)
+    assert memory >= 10 * an.task_params["T"]  # seconds: far longer than a trial
+    slower_modes = summary.spectrum_time_constants[1:]
+    assert memory > 10 * max(slower_modes)
