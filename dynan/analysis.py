@@ -310,6 +310,18 @@ class Analysis:
         """
         return self._stage("topology", results, **options)
 
+    def manifolds(self, results=None, **options):
+        """Trace line and ring attractors and slow manifolds through the marginal points.
+
+        Needs the fixed points stored in the recording (:meth:`fixed_points`). See
+        :func:`dynan.manifolds.manifolds`.
+
+        Returns
+        -------
+        Manifolds
+        """
+        return self._stage("manifolds", results, **options)
+
     def analyze(self, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
                 n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
                 wait=False):
@@ -360,7 +372,7 @@ class Analysis:
         >>> sorted(os.listdir(out))
         ['.dynan', 'summary.json', 'tdnms_leaky.h5']
         >>> sorted(res.file)
-        ['fixed_points', 'linearization', 'network', 'pca', 'spectrum', 'topology', 'trials']
+        ['fixed_points', 'linearization', 'manifolds', 'network', 'pca', 'spectrum', 'topology', 'trials']
         """
         from .pipeline import analyze
 

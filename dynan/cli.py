@@ -377,6 +377,13 @@ def _describe(res):
         if summary.spectrum_time_constants:
             lines.append("              W_rec's linear map alone: " + ", ".join(
                 f"{t:.3g}" for t in summary.spectrum_time_constants) + f" {unit}")
+    if "manifolds" in res:
+        unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"
+        for man in res.get("manifolds").rows():
+            lines.append(f"manifold      [{man['label'] or 'all'}] "
+                         f"{'closed' if man['closed'] else 'open'} {man['dimension']}-D, length "
+                         f"{man['length']:.3g}, {man['extent']:.0%} of the visited range; memory "
+                         f"time {man['shortest_memory_time']:.3g}-{man['memory_time']:.3g} {unit}")
     if "topology" in res:
         topo = res.get("topology")
         ends = {e: int((topo.end == e).sum()) for e in ("fixed_point", "outside", "unresolved")}

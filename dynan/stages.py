@@ -13,7 +13,7 @@ in :data:`STAGES`, and its panel in :data:`dynan.figures.PANELS`.
 Examples
 --------
 >>> [stage.name for stage in STAGES]
-['pca', 'spectrum', 'fixed_points', 'linearization', 'topology']
+['pca', 'spectrum', 'fixed_points', 'linearization', 'topology', 'manifolds']
 >>> REGISTRY["spectrum"].requires
 frozenset({'recurrent_weights'})
 """
@@ -23,6 +23,7 @@ from typing import Callable
 
 from .fixed_points import FixedPoints, fixed_points_stage
 from .linearization import Linearization, linearize
+from .manifolds import Manifolds, manifolds
 from .pca import TrialPCA, pca_stage
 from .spectra import Spectrum, spectrum_stage
 from .topology import Topology, topology
@@ -71,6 +72,8 @@ STAGES = (
           description="Jacobians along the mean trajectories and at the main attractor"),
     Stage("topology", topology, Topology, needs=("trials", "fixed_points"),
           description="the saddles' unstable manifolds, traced, and the fixed-point graph"),
+    Stage("manifolds", manifolds, Manifolds, needs=("trials", "fixed_points"),
+          description="line and ring attractors and slow manifolds, traced by continuation"),
 )
 #: Stages by name.
 REGISTRY = {stage.name: stage for stage in STAGES}

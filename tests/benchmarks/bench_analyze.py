@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 MODELS = ("tdnms_leaky", "flipflop_leaky", "integrator_leaky", "integrator_current")
-STAGES = ("record", "pca", "spectrum", "fixed_points", "linearization", "topology", "figures")
+STAGES = ("record", "pca", "spectrum", "fixed_points", "linearization", "topology", "manifolds",
+          "figures")
 
 CHILD = """
 import io, sys
