@@ -231,5 +231,8 @@ def _slowest_in_plane(d, x, t, u, max_iters):
         if np.linalg.norm(g) < 1e-13:
             break
         A = (d.jacobian(x, u) - np.eye(len(x))) @ P
-        x = x + P @ np.linalg.lstsq(A, -g, rcond=None)[0]
+        move = P @ np.linalg.lstsq(A, -g, rcond=None)[0]
+        x = x + move
+        if np.linalg.norm(move) <= 1e-10 * (1 + np.linalg.norm(x)):
+            break  # converged to the slowest point of the plane (a slow point: g is not 0)
     return x
