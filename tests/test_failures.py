@@ -212,11 +212,16 @@ def _mount(scene, path, options):
     scene.stack.callback(subprocess.run, ["umount", "-l", str(path)], check=True)
 
 
-def _zero_time(scene):
-    path = _copy_model(scene, scene.tmp / "zero_time")
+def _card_changed(scene, folder, old, new):
+    """A copy of the model whose card says ``new`` where it said ``old``."""
+    path = _copy_model(scene, scene.tmp / folder)
     card = path.with_suffix(".json")
-    card.write_text(card.read_text().replace('"T": 1.0', '"T": 0.0'))
+    card.write_text(card.read_text().replace(old, new))
     return scene.protect(path)
+
+
+def _zero_time(scene):
+    return _card_changed(scene, "zero_time", '"T": 1.0', '"T": 0.0')
 
 
 def _truncated_model(scene):
@@ -272,10 +277,7 @@ def _complex_model(scene):
 
 
 def _nan_inputs(scene):
-    path = _copy_model(scene, scene.tmp / "nan_inputs")
-    card = path.with_suffix(".json")
-    card.write_text(card.read_text().replace('"noise_scale": 0.025', '"noise_scale": NaN'))
-    return scene.protect(path)
+    return _card_changed(scene, "nan_inputs", '"noise_scale": 0.025', '"noise_scale": NaN')
 
 
 def _fifo(scene):
