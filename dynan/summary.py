@@ -14,6 +14,7 @@ import numpy as np
 
 from .stability import KINDS
 from .stages import STAGES
+from .topology import ENDS as TOPOLOGY_ENDS
 
 
 @dataclass
@@ -52,6 +53,11 @@ class Summary:
     spectrum_time_constants : list of float
         The three slowest decaying modes of the recurrent weights' linear map, to compare
         with (networks with ``W_rec`` only).
+    topology : dict
+        Saddles, and unstable branches by where they end (:mod:`dynan.topology`).
+    manifolds : list of dict
+        One per traced manifold: its label, whether closed, dimension, length, extent,
+        speed and time constants (:mod:`dynan.manifolds`).
     time_constant_unit : str
         ``"s"``, or ``"steps"`` when the time step is unknown.
     attractor : str
@@ -77,6 +83,8 @@ class Summary:
     leading_time_constants: list = field(default_factory=list)
     attractor_time_constants: dict = field(default_factory=dict)
     spectrum_time_constants: list = field(default_factory=list)
+    topology: dict = field(default_factory=dict)
+    manifolds: list = field(default_factory=list)
     time_constant_unit: str = "steps"
     attractor: str = ""
     seconds: dict = field(default_factory=dict)
@@ -117,6 +125,13 @@ class Summary:
             fps = results.fixed_points()
             summary.fixed_points = _counts_by_condition(fps)
             summary.attractor_time_constants = _attractor_time_constants(fps)
+        if "topology" in results:
+            topo = results.get("topology")
+            summary.topology = {"saddles": len(set(topo.source.tolist())), "branches": len(topo),
+                                **{end: int((topo.end == end).sum()) for end in TOPOLOGY_ENDS}}
+        if "manifolds" in results:
+            summary.manifolds = [{k: _json_number(v) for k, v in row.items()}
+                                 for row in results.get("manifolds").rows()]
         if "linearization" in results:
             lin = results.get("linearization")
             summary.leading_time_constants = [float(t) for t in lin.time_constants[:3]]
@@ -185,3 +200,8 @@ def _attractor_time_constants(fps):
             {"point": int(k), "stability": str(fps.stability[k]),
              "time_constants": _slowest(fps.time_constants[k])})
     return out
+
+
+def _json_number(value):
+    """``value``, with inf and NaN as None (JSON has neither)."""
+    return None if isinstance(value, float) and not np.isfinite(value) else value

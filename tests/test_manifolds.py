@@ -77,3 +77,18 @@ def test_the_bundled_integrator_has_a_line_attractor_longer_than_its_trials():
     m = int(np.argmax(man.extent))
     assert man.extent[m] >= 0.8
     assert man.memory_time[m] >= 10 * an.task_params["T"]
+
+
+def test_manifolds_and_topology_are_in_the_summary_and_info(tmp_path, capsys):
+    from dynan.cli import main
+
+    an = dynan.load(dynan.example_model("integrator_leaky"))
+    with an.analyze(out=tmp_path / "it", n_trials=32, n_inits=64, formats=(), progress=False) as res:
+        path, stored = res.path, res.get("manifolds")
+    summary = dynan.Summary.read(tmp_path / "it" / "summary.json")
+    assert summary.topology == {"saddles": 0, "branches": 0, "fixed_point": 0, "unresolved": 0,
+                                "outside": 0}
+    assert [m["closed"] for m in summary.manifolds] == stored.closed.tolist() == [False]
+    assert summary.manifolds[0]["extent"] == stored.extent[0]
+    assert main(["info", str(path)]) == 0
+    assert "manifold      [integrate] open 1-D" in capsys.readouterr().out
