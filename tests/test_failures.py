@@ -406,19 +406,14 @@ def _one_folder(scene, row, argv):
     assert len(folders) == 1, folders
 
 
-def _fast(scene, row, argv, *, elapsed):
-    """Refused within 1 s of the model being loaded: before any recording."""
-    assert elapsed < scene.shared.setdefault("load_seconds", _load_seconds()) + 1.0
+def _before_work(scene, row, argv):
+    """Refused before any work: the output folder was never locked for writing (the lock
+    file beside it is made only once every check has passed)."""
+    new = scene["new"]
+    assert not new.exists() and not new.with_name(f".{new.name}.lock").exists()
 
 
-def _load_seconds():
-    code = ("import dynan; dynan.load(dynan.example_model('integrator_leaky'))")
-    clock = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    return time.perf_counter() - clock
-
-
-CHECKS = {"repeatable": _repeatable, "one folder": _one_folder, "fast": _fast}
+CHECKS = {"repeatable": _repeatable, "one folder": _one_folder, "before work": _before_work}
 
 
 # --- running a row ---------------------------------------------------------------------------
@@ -455,12 +450,10 @@ def test_failure_table_row(row, shared, tmp_path):
         argv = shlex.split(command)
         cli = argv[0] == "dynan"
         argv = [sys.executable, *(["-m", "dynan"] if cli else []), *argv[1:]]
-        clock = time.perf_counter()
         if row["exit"] in ("130", "143"):
             result = _interrupt(argv, scene, signal.SIGINT if row["exit"] == "130" else signal.SIGTERM)
         else:
             result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        elapsed = time.perf_counter() - clock
         said = result.stdout + result.stderr
         assert result.returncode == int(row["exit"]), said[-3000:]
         assert re.search(row["says"], said), said[-3000:]
@@ -474,9 +467,7 @@ def test_failure_table_row(row, shared, tmp_path):
             assert result.stderr == "", result.stderr[-3000:]  # quiet: no framework log lines
         assert {path: _snapshot(path) for path in before} == before  # nothing lost
         assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".old"))]
-        if row["check"] == "fast":
-            _fast(scene, row, argv, elapsed=elapsed)
-        elif row["check"]:
+        if row["check"]:
             CHECKS[row["check"]](scene, row, argv)
 
 
