@@ -227,7 +227,7 @@ def describe_error(err):
     if isinstance(err, KeyError) and err.args:
         return str(err.args[0])
     if isinstance(err, OSError) and err.errno is not None:  # the system's, not dynan's own
-        code = err.errno if err.errno is not None else _errno_in_text(str(err))
+        code = err.errno
         where = err.filename or _filename_in_text(str(err)) or "the output"
         if code == errno.ENOSPC:
             return (f"no space left on device while writing {where}: free some space or choose "
@@ -253,11 +253,6 @@ def describe_error(err):
 def _first_line(err):
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return (lines[0] if lines else type(err).__name__)[:500]
-
-
-def _errno_in_text(text):
-    found = re.search(r"errno = (\d+)", text)
-    return int(found.group(1)) if found else None
 
 
 def _filename_in_text(text):
@@ -339,6 +334,7 @@ def _describe(res):
 
     a = res.attrs
     network = a.get("network", {})
+    unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"  # of every time constant
     lines = [
         f"results file  {res.path}",
         f"model         {a.get('model_path') or '(from weights)'}  sha256 {a.get('model_sha256', '')[:12]}",
@@ -367,7 +363,6 @@ def _describe(res):
                          f"{slow} slow points" + (f"; {outside} fixed or slow points outside "
                                                   "the visited region" if outside else ""))
     if "fixed_points" in res:
-        unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"
         summary = Summary.from_results(res)
         for label, points in summary.attractor_time_constants.items():
             slowest = max(points, key=lambda p: p["time_constants"][:1] or [0])
@@ -378,7 +373,6 @@ def _describe(res):
             lines.append("              W_rec's linear map alone: " + ", ".join(
                 f"{t:.3g}" for t in summary.spectrum_time_constants) + f" {unit}")
     if "manifolds" in res:
-        unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"
         for man in res.get("manifolds").rows():
             lines.append(f"manifold      [{man['label'] or 'all'}] "
                          f"{'closed' if man['closed'] else 'open'} {man['dimension']}-D, length "
@@ -397,7 +391,6 @@ def _describe(res):
                      f"(leaky map {s.spectral_radius_map:.4f}), Henrici {s.henrici_relative:.3f}")
     if "linearization" in res:
         lin = res.get("linearization")
-        unit = "s" if float(a.get("dt", 1.0)) != 1.0 else "steps"
         lines.append(f"attractor     {lin.attractor_label}; slowest time constants "
                      + ", ".join(f"{t:.3g}" for t in lin.time_constants[:3]) + f" {unit}")
     return "\n".join(lines)
