@@ -379,12 +379,12 @@ def _describe(res):
                          f"{man['length']:.3g}, {man['extent']:.0%} of the visited range; memory "
                          f"time {man['shortest_memory_time']:.3g}-{man['memory_time']:.3g} {unit}")
     if "topology" in res:
-        topo = res.get("topology")
-        ends = {e: int((topo.end == e).sum()) for e in ("fixed_point", "outside", "unresolved")}
-        lines.append(f"topology      {len(set(topo.source.tolist()))} saddles, {len(topo)} "
-                     f"unstable branches: {ends['fixed_point']} reach a fixed point, "
-                     f"{ends['outside']} leave the visited region, {ends['unresolved']} "
-                     "unresolved" if len(topo) else "topology      no saddles")
+        c = res.get("topology").counts()
+        far = f"; {c['outside_saddles']} saddles outside the visited region" if c["outside_saddles"] else ""
+        lines.append(f"topology      {c['saddles']} saddles, {c['branches']} unstable branches: "
+                     f"{c['fixed_point']} reach a fixed point, {c['outside']} leave the visited "
+                     f"region, {c['unresolved']} unresolved{far}" if c["branches"] else
+                     f"topology      no saddles{far}")
     if "spectrum" in res:
         s = res.spectrum()
         lines.append(f"spectrum      spectral radius {s.spectral_radius:.3f} "

@@ -383,7 +383,9 @@ def fixed_points_stage(dynamics, results, *, inputs="epochs", initial_states=Non
         Seed of the draw and the noise.
     progress : bool, optional
     **options
-        Passed to :func:`find_fixed_points`.
+        Passed to :func:`find_fixed_points`; ``dt`` is the recording's, and
+        ``marginal_tol`` is by default :func:`dynan.stability.marginal_tol_for` its trial
+        length.
 
     Returns
     -------
@@ -403,7 +405,9 @@ def fixed_points_stage(dynamics, results, *, inputs="epochs", initial_states=Non
         labels = np.repeat(names, len(starts))
         inputs = np.repeat(vectors, len(starts), axis=0)
         starts = np.tile(starts, (len(names), 1))
-    options.setdefault("dt", 1.0 if results is None else float(results.attrs["dt"]))
+    if results is not None:
+        options.setdefault("dt", float(results.attrs["dt"]))
+        options.setdefault("marginal_tol", stability.marginal_tol_for(results.hidden.shape[1]))
     fps = find_fixed_points(dynamics, starts, inputs, labels=labels, progress=progress, **options)
     if results is not None:
         visited, _, scale = visited_region(results.hidden)

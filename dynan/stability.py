@@ -4,6 +4,10 @@ For the discrete map ``h -> F(h, x)`` with Jacobian eigenvalues ``lambda`` at a 
 
 - a mode is **unstable** when ``|lambda| > 1 + marginal_tol``, **marginal** when
   ``||lambda| - 1| <= marginal_tol`` and **decaying** when ``|lambda| < 1 - marginal_tol``;
+  on a task, ``marginal_tol`` is :func:`marginal_tol_for` its trial length: a marginal
+  mode neither decays nor grows by a factor e within ``MEMORY_TRIALS`` trials, so that
+  a memory which outlasts the task counts as marginal and one that decays within a few
+  trials (a gated network's attractors, ``|lambda|`` about 0.99) as stable;
 - a point is **stable** when every mode decays, **marginal** when some are marginal
   and none unstable (line and ring attractors), a **saddle** when some modes are
   unstable and some not, and **unstable** when every mode is;
@@ -28,14 +32,29 @@ import numpy as np
 
 #: Point classes, in the order tables and figures list them.
 KINDS = ("stable", "marginal", "saddle", "unstable")
-#: ``|lambda|`` within this of 1 is a marginal mode.
+#: ``|lambda|`` within this of 1 is a marginal mode, where no trial length says otherwise;
+#: also the largest tolerance :func:`marginal_tol_for` gives.
 MARGINAL_TOL = 1e-2
+#: On a task, a marginal mode's time constant is longer than this many trials.
+MEMORY_TRIALS = 10
 #: A fixed point has ``max|F(x) - x|`` at most this.
 FIXED_TOL = 1e-10
 #: A slow point has ``q`` at most this.
 MAX_SLOW_Q = 1e-4
 #: A point farther than this many spreads from every recorded state is outside.
 OUTSIDE = 1.0
+
+
+def marginal_tol_for(n_steps):
+    """The marginal tolerance for trials of ``n_steps`` steps: ``1 / (MEMORY_TRIALS * n_steps)``,
+    at most :data:`MARGINAL_TOL`.
+
+    ``|lambda| = 1 - tol`` is a time constant of about ``MEMORY_TRIALS * n_steps`` steps.
+
+    >>> marginal_tol_for(100), marginal_tol_for(5)
+    (0.001, 0.01)
+    """
+    return min(MARGINAL_TOL, 1.0 / (MEMORY_TRIALS * n_steps))
 
 
 def unstable_modes(eigvals, marginal_tol=MARGINAL_TOL):

@@ -14,7 +14,6 @@ import numpy as np
 
 from .stability import KINDS
 from .stages import STAGES
-from .topology import ENDS as TOPOLOGY_ENDS
 
 
 @dataclass
@@ -54,7 +53,8 @@ class Summary:
         The three slowest decaying modes of the recurrent weights' linear map, to compare
         with (networks with ``W_rec`` only).
     topology : dict
-        Saddles, and unstable branches by where they end (:mod:`dynan.topology`).
+        Saddles inside the visited region, their unstable branches by where they end,
+        and the saddles outside it (:meth:`dynan.topology.Topology.counts`).
     manifolds : list of dict
         One per traced manifold: its label, whether closed, dimension, length, extent,
         speed and time constants (:mod:`dynan.manifolds`).
@@ -126,9 +126,7 @@ class Summary:
             summary.fixed_points = _counts_by_condition(fps)
             summary.attractor_time_constants = _attractor_time_constants(fps)
         if "topology" in results:
-            topo = results.get("topology")
-            summary.topology = {"saddles": len(set(topo.source.tolist())), "branches": len(topo),
-                                **{end: int((topo.end == end).sum()) for end in TOPOLOGY_ENDS}}
+            summary.topology = results.get("topology").counts()
         if "manifolds" in results:
             summary.manifolds = [{k: _json_number(v) for k, v in row.items()}
                                  for row in results.get("manifolds").rows()]

@@ -54,6 +54,9 @@ class Topology:
         computed; stored as float32, as the recording's states are).
     labels, stability : ndarray (K,) of str
         Every fixed point's input condition and class: the graph's nodes.
+    outside : ndarray (K,) of bool
+        Whether each fixed point lies outside the visited region
+        (:attr:`dynan.FixedPoints.outside`).
     dt : float
     scale : float
         The recording's spread (distances are in its units).
@@ -84,8 +87,13 @@ class Topology:
     states: np.ndarray
     labels: np.ndarray
     stability: np.ndarray
+    outside: np.ndarray = None
     dt: float = 1.0
     scale: float = 1.0
+
+    def __post_init__(self):
+        if self.outside is None:
+            self.outside = np.zeros(len(self.labels), dtype=bool)
 
     def __len__(self):
         return len(self.source)
@@ -102,24 +110,43 @@ class Topology:
         """Each branch's duration in seconds (in steps when ``dt`` is 1)."""
         return self.steps * self.dt
 
+    def counts(self):
+        """Saddles inside the visited region, their branches and where those end (one
+        count for each of :data:`ENDS`), and the saddles outside it, as a dict."""
+        inside = ~self.outside[self.source]
+        return {"saddles": len(set(self.source[inside].tolist())), "branches": int(inside.sum()),
+                **{end: int((self.end[inside] == end).sum()) for end in ENDS},
+                "outside_saddles": len(set(self.source[~inside].tolist()))}
+
     def branch(self, e):
         """The states of branch ``e``, (steps + 1, N), from the saddle on."""
         return self.states[self.offsets[e]:self.offsets[e + 1]]
 
-    def graph(self):
+    def graph(self, outside=False):
         """The fixed-point graph as a :class:`networkx.DiGraph`.
 
-        Nodes are the fixed points' rows (attributes ``label`` and ``stability``), plus
-        ``"outside"`` and ``"unresolved"`` where branches end there; one edge per branch
-        (several branches between two nodes become one edge with a ``branches`` list),
-        with ``mode``, ``eigval``, ``sign``, ``length``, ``steps`` and ``duration``.
+        Nodes are the fixed points' rows (attributes ``label``, ``stability`` and
+        ``outside``), plus ``"outside"`` and ``"unresolved"`` where branches end there;
+        one edge per branch (several branches between two nodes become one edge with a
+        ``branches`` list), with ``mode``, ``eigval``, ``sign``, ``length``, ``steps``
+        and ``duration``.
+
+        Parameters
+        ----------
+        outside : bool, default False
+            Keep the fixed points outside the visited region, and their branches. They
+            are left out by default: the network never goes there, and a far saddle or
+            saturated point would only split the graph of the states it does visit.
         """
         import networkx as nx
 
         g = nx.DiGraph()
-        for k, (label, kind) in enumerate(zip(self.labels, self.stability)):
-            g.add_node(k, label=str(label), stability=str(kind))
+        for k, (label, kind, far) in enumerate(zip(self.labels, self.stability, self.outside)):
+            if outside or not far:
+                g.add_node(k, label=str(label), stability=str(kind), outside=bool(far))
         for e in range(len(self)):
+            if self.source[e] not in g or (self.end[e] == "fixed_point" and self.target[e] not in g):
+                continue
             node = int(self.target[e]) if self.end[e] == "fixed_point" else str(self.end[e])
             attrs = {"mode": int(self.mode[e]), "eigval": complex(self.eigval[e]),
                      "sign": int(self.sign[e]), "length": float(self.length[e]),
@@ -139,6 +166,7 @@ class Topology:
         nodes = group.create_group("nodes")
         h5.write_column(nodes, "label", self.labels)
         h5.write_column(nodes, "stability", self.stability)
+        h5.write_column(nodes, "outside", self.outside)
         group.create_dataset("offsets", data=self.offsets)
         group.create_dataset("states", data=self.states.astype(np.float32))  # as the recording
         group.attrs.update({"dt": self.dt, "scale": self.scale, "description": DESCRIPTION})
@@ -150,6 +178,8 @@ class Topology:
         return cls(**edges, offsets=group["offsets"][()], states=group["states"][()],
                    labels=h5.read_column(group["nodes/label"]),
                    stability=h5.read_column(group["nodes/stability"]),
+                   outside=h5.read_column(group["nodes/outside"]) if "outside" in group["nodes"]
+                   else None,  # files written before the column
                    dt=float(group.attrs["dt"]), scale=float(group.attrs["scale"]))
 
 
@@ -220,7 +250,7 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
     length = np.array([np.linalg.norm(np.diff(p, axis=0), axis=1).sum() for p in paths])
     return Topology(meta["source"], target, end.astype(str), meta["mode"], meta["sign"],
                     meta["eigval"], length, steps, offsets, states, fps.labels,
-                    fps.stability, dt=float(results.attrs["dt"]), scale=scale)
+                    fps.stability, fps.outside, dt=float(results.attrs["dt"]), scale=scale)
 
 
 def _branch_starts(fps, eps):

@@ -103,3 +103,91 @@ def test_the_integrators_memory_time_comes_from_its_attractor(tmp_path):
     assert memory >= 10 * an.task_params["T"]  # seconds: far longer than a trial
     slower_modes = summary.spectrum_time_constants[1:]
     assert memory > 10 * max(slower_modes)
+
+
+# --- a Keras GRU, trained as users train it ------------------------------------------------
+
+#: The flip-flop as FixedPointFinder's example trains it: short trials, frequent pulses.
+GRU_TASK = {"n_bits": 3, "n_time": 64, "pulse_prob": 0.2}
+
+
+@pytest.fixture(scope="module")
+def gru_flipflop(tmp_path_factory):
+    """A 16-unit ``keras.layers.GRU`` trained on the 3-bit flip-flop (about 10 s), analysed."""
+    import json
+
+    import keras
+
+    keras.utils.set_random_seed(0)
+    trials = tasks.flipflop(2048, **GRU_TASK, seed=0)
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.GRU(16, return_sequences=True),
+                              keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, clipnorm=1.0), loss="mse")
+    model.fit(trials.inputs, trials.targets, batch_size=64, epochs=15, verbose=0)
+    path = tmp_path_factory.mktemp("gru") / "gru_flipflop.keras"
+    model.save(path)
+    path.with_suffix(".json").write_text(json.dumps({"task": "flipflop", "task_params": GRU_TASK}))
+    an = dynan.load(path)
+    res = an.analyze(out=path.parent / "analysis", n_trials=64, formats=(), progress=False)
+    yield an, res
+    res.close()
+
+
+def test_a_trained_gru_flipflop_has_the_cube_and_its_one_bit_saddles(gru_flipflop):
+    an, res = gru_flipflop
+    fps, topo = res.fixed_points(), res.get("topology")
+    inside = ~fps.outside
+    stable = np.flatnonzero((fps.stability == "stable") & inside)
+    bits = np.sign(an.dynamics.readout(fps.xstar)).astype(int)
+    assert len(stable) == 8 and len({tuple(b) for b in bits[stable]}) == 8
+    one = np.flatnonzero((fps.n_unstable == 1) & inside)
+    assert len(one) >= 7
+    for k in one:
+        ends = topo.target[topo.source == k]
+        assert len(ends) == 2 and set(ends) <= set(stable)
+        assert (bits[ends[0]] != bits[ends[1]]).sum() == 1
+    graph = res.topology()  # the points inside the visited region
+    assert set(graph.nodes) == set(np.flatnonzero(inside).tolist()) | (
+        {"outside", "unresolved"} & set(graph.nodes))
+    assert nx.is_weakly_connected(graph)
+    summary = dynan.Summary.from_results(res)
+    assert summary.counts["stable"] == 8 and summary.topology["saddles"] == (
+        (fps.stability == "saddle") & inside).sum()
+
+
+def test_a_saturated_gru_has_its_far_points_flagged_outside(tmp_path):
+    """A GRU whose units are bistable at the saturated values +-1 (candidate tanh(10 h),
+    gates constant at 1/2): under zero input its fixed points are every h in {-1, 0, 1}^3.
+    A positive input drives the recording from 0 to (1, 1, 1); every point with a -1 lies
+    at least one spread away from every recorded state, and none of them counts as inside."""
+    import itertools
+
+    import keras
+
+    n = 3
+    inputs = keras.Input((None, 1))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GRU(n, return_sequences=True)(inputs)))
+    kernel, recurrent, bias = model.layers[1].get_weights()
+    kernel[:] = 0.0
+    kernel[0, 2 * n:] = 5.0  # the input drives every candidate up
+    recurrent[:] = 0.0
+    recurrent[:, 2 * n:] = 20.0 * np.eye(n)  # with the reset gate at 1/2: tanh(10 h)
+    bias[:] = 0.0
+    model.layers[1].set_weights([kernel, recurrent, bias])
+    model.save(tmp_path / "saturated.keras")
+    an = dynan.load(tmp_path / "saturated.keras")
+    x = np.zeros((16, 60, 1))
+    x[:, :5] = 1.0
+    an.record(tasks.Trials.from_arrays(x))
+    corners = np.array(list(itertools.product((-1.0, 0.0, 1.0), repeat=n)))
+    fps = an.fixed_points(None, initial_states=corners + 1e-3)
+    assert len(fps) == 27
+    np.testing.assert_allclose(np.sort(np.round(fps.xstar, 8), axis=0),
+                               np.sort(corners, axis=0), atol=1e-8)
+    far = (fps.xstar < -0.5).any(axis=1)  # 19 points with a -1 somewhere
+    assert far.sum() == 19 and fps.outside[far].all()
+    assert not fps.outside[np.all(np.abs(fps.xstar - 1) < 1e-8, axis=1)].any()  # where it settles
+    summary = dynan.Summary.from_results(an.recording)
+    inside = sum(summary.counts[k] for k in dynan.stability.KINDS)
+    assert inside == (~fps.outside).sum() <= 27 - 19
+    assert summary.counts["outside"] == fps.outside.sum() >= 19
