@@ -13,7 +13,7 @@ then analyse it in one call, or step by step::
     >>> p, s = an.pca(fit_on="condition_means"), an.spectrum()
     >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]}, n_inits=32)
     >>> fps.labels.tolist(), fps.stability.tolist()
-    (['odor off', 'odor on'], ['saddle', 'marginal'])
+    (['odor off', 'odor on'], ['saddle', 'stable'])
 
 Importing dynan does not import TensorFlow; loading or running a Keras model does.
 Figure panels are in ``dynan.figures``, batch analysis with Dask in ``dynan.batch``.

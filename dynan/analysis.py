@@ -271,9 +271,9 @@ class Analysis:
         >>> res = an.record(dynan.tasks.tdnms(30, seed=0))
         >>> fps = an.fixed_points({"odor on": [0, 1], "odor off": [0, 0]}, n_inits=32)
         >>> fps
-        <FixedPoints: 2 (1 marginal, 1 saddle); 1 slow points>
+        <FixedPoints: 2 (1 stable, 1 saddle); 1 slow points>
         >>> fps.labels.tolist(), fps.stability.tolist()
-        (['odor off', 'odor on'], ['saddle', 'marginal'])
+        (['odor off', 'odor on'], ['saddle', 'stable'])
         >>> res.fixed_points().labels.tolist()                   # stored in the recording
         ['odor off', 'odor on']
         """

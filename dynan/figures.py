@@ -113,6 +113,12 @@ def _axes(ax, **kwargs):
     return ax if ax is not None else subplots(**kwargs)[1]
 
 
+def _inside(res):
+    """The stored fixed points inside the visited region, and how many lie outside it."""
+    fps = res.fixed_points()
+    return fps[~fps.outside], int(fps.outside.sum())
+
+
 def _type_colors(labels):
     return {label: COLORS[i % len(COLORS)] for i, label in enumerate(labels)}
 
@@ -121,7 +127,8 @@ def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True, mode
     """Mean trajectory of each trial type in PC space, fixed points overlaid.
 
     Stable fixed points are filled, the others open, with their unstable modes drawn
-    as short lines. Pass three components and a 3-D Axes (or none) for a 3-D panel.
+    as short lines; points outside the visited region are left out and the title gives
+    their count. Pass three components and a 3-D Axes (or none) for a 3-D panel.
     """
     res = _results(results)
     p = res.pca()
@@ -137,7 +144,9 @@ def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True, mode
         ax.plot(*m.T, color=colors[label], label=label)
         ax.plot(*m[:1].T, "o", color=colors[label], markersize=2)
     if fixed_points and "fixed_points" in res:
-        fps = res.fixed_points()
+        fps, far = _inside(res)
+        if far:
+            ax.set_title(f"{far} fixed points outside the visited region not shown", fontsize=5)
         if len(fps):
             xy = p.transform(fps.xstar)[:, c]
             stable = fps.is_stable
@@ -172,10 +181,11 @@ def eigenvalues(results, ax=None):
         ax.scatter(lam.real, lam.imag, s=3, color="0.75", label="along trajectories",
                    linewidths=0)
     if "fixed_points" in res:
-        fps = res.fixed_points()
+        fps, _ = _inside(res)
         if len(fps):
             lam = fps.eigval_J_xstar.ravel()
-            ax.scatter(lam.real, lam.imag, s=4, color=COLORS[5], label="fixed points", linewidths=0)
+            ax.scatter(lam.real, lam.imag, s=4, color=COLORS[5], label="fixed points inside",
+                       linewidths=0)
     if "spectrum" in res:
         lam = res.spectrum().eigvals_map
         ax.scatter(lam.real, lam.imag, s=6, marker="x", color=COLORS[0], label="W_rec map",
@@ -202,8 +212,8 @@ def time_constants(results, ax=None, *, n_modes=10):
         ax.plot(np.arange(1, len(decaying) + 1), decaying, "o-", color=COLORS[4], markersize=2,
                 label="W_rec map")
     if "fixed_points" in res:
-        fps = res.fixed_points()
-        stable = fps[fps.is_stable] if len(fps) else fps
+        fps, _ = _inside(res)
+        stable = fps[fps.is_stable]
         for k in range(len(stable)):
             tau = stable.time_constants[k][:n_modes]
             ax.plot(np.arange(1, len(tau) + 1), tau, "-", color=COLORS[5], alpha=0.4,
@@ -221,22 +231,24 @@ def time_constants(results, ax=None, *, n_modes=10):
 
 
 def speed(results, ax=None):
-    """Distribution of the speed q of fixed and slow points (log10)."""
+    """Distribution of the speed q of fixed and slow points (log10), those outside the
+    visited region apart."""
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
     fps = res.fixed_points()
+    slow = fps.slow_points if fps.slow_points is not None else fps[:0]
     floor = 1e-35
-    values = [np.log10(np.maximum(fps.qstar, floor))]
-    names = ["fixed points"]
-    if fps.slow_points is not None and len(fps.slow_points):
-        values.append(np.log10(fps.slow_points.qstar))
-        names.append("slow points")
-    bins = np.linspace(min(v.min() for v in values if len(v)) - 1,
-                       max(v.max() for v in values if len(v)) + 1, 30) if any(len(v) for v in values) else 10
-    for v, name, color in zip(values, names, (COLORS[0], COLORS[1])):
+    groups = {"fixed points": fps.qstar[~fps.outside], "slow points": slow.qstar[~slow.outside],
+              "outside the visited region": np.concatenate([fps.qstar[fps.outside],
+                                                            slow.qstar[slow.outside]])}
+    groups = {name: np.log10(np.maximum(q, floor)) for name, q in groups.items() if len(q)}
+    values = list(groups.values())
+    bins = np.linspace(min(map(np.min, values)) - 1, max(map(np.max, values)) + 1, 30) if values else 10
+    for (name, v), color in zip(groups.items(), (COLORS[0], COLORS[1], "0.6")):
         ax.hist(v, bins=bins, color=color, alpha=0.8, label=f"{name} ({len(v)})")
     ax.set_xlabel("log10 q")
     ax.set_ylabel("points")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left")
     return ax
 
