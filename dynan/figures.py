@@ -86,11 +86,12 @@ def subplots(width=SINGLE_COLUMN, height=60.0, **kwargs):
     return plt.subplots(figsize=mm(width, height), **kwargs)
 
 
-def panel_letter(ax, letter, *, x=-0.18, y=1.08):
-    """Put a bold panel letter at the top left of ``ax``."""
-    text = getattr(ax, "text2D", ax.text)  # 3-D axes place 2-D text with text2D
-    text(x, y, letter, transform=ax.transAxes, fontsize=9, fontweight="bold", va="bottom",
-         ha="left")
+def panel_letter(ax, letter):
+    """Put a bold panel letter at the top left of ``ax``, before its title (both become
+    its left-hand title, so that constrained layout makes room and they never collide)."""
+    title = ax.get_title()
+    ax.set_title("")
+    ax.set_title(rf"$\bf{{{letter}}}$  {title}".rstrip(), loc="left", fontsize=7)
     return ax
 
 
@@ -123,110 +124,297 @@ def _type_colors(labels):
     return {label: COLORS[i % len(COLORS)] for i, label in enumerate(labels)}
 
 
-def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True, mode_length=0.04):
-    """Mean trajectory of each trial type in PC space, fixed points overlaid.
+#: Marker and fill of each point class in the state-space panel.
+MARKERS = {"stable": ("o", True), "marginal": ("D", True), "saddle": ("o", False),
+           "unstable": ("s", False)}
+#: Colours of the input conditions of fixed points (dark, apart from the trajectories').
+CONDITION_COLORS = ("#000000", "#882255", "#117733", "#44AA99", "#999933", "#AA4499")
 
-    Stable fixed points are filled, the others open, with their unstable modes drawn
-    as short lines; points outside the visited region are left out and the title gives
-    their count. Pass three components and a 3-D Axes (or none) for a 3-D panel.
+
+def _plot(ax, xyz, *args, **kwargs):
+    return ax.plot(*np.asarray(xyz).T, *args, **kwargs)[0]
+
+
+def _by_trial_type(res, p, ax, c):
+    """Mean trajectory of each trial type, a dot where each epoch starts (the default)."""
+    starts = sorted({int(np.median(bounds[:, 0])) for bounds in res.epochs.values()})
+    handles = []
+    for g, (group, color) in enumerate(zip(p.groups.tolist(), _cycle(COLORS))):
+        m = p.condition_means[g][:, c]
+        handles.append(_plot(ax, m, color=color, label=" ".join(group)))
+        _plot(ax, m[[t for t in starts if t < len(m)]], "o", color=color, markersize=2)
+    return handles
+
+
+def _flipflop(res, p, ax, c, per_pattern=3):
+    """For each final bit pattern (every bit set), a few trials from their last pulse on:
+    each settles from a neighbouring memory into its own."""
+    from .tasks import _last_pulse
+
+    types = res.conditions["trial_type"]
+    last = _last_pulse(np.asarray(res.inputs))[1][:, -1].max(axis=1)  # the last pulse on any bit
+    handles = []
+    patterns = [t for t in res.trial_types if "0" not in t]
+    for pattern, color in zip(patterns, _cycle(COLORS)):
+        lines = [_plot(ax, p.transform(res.hidden[trial, max(last[trial] - 1, 0):])[:, c],
+                       color=color, linewidth=0.7, label=pattern)
+                 for trial in np.flatnonzero(types == pattern)[:per_pattern]]
+        handles += lines[:1]
+    return handles
+
+
+def _integrator(res, p, ax, c, n_trials=24):
+    """Single trials, coloured by the integrated value (the target) at each step."""
+    from matplotlib.collections import LineCollection
+    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+
+    target = np.asarray(res.targets)[:n_trials, :, 0]
+    limit = np.abs(target).max() or 1.0
+    segments = []
+    for trial in range(len(target)):
+        xyz = p.transform(res.hidden[trial])[:, c]
+        segments += list(np.stack([xyz[:-1], xyz[1:]], axis=1))
+    kind = Line3DCollection if len(c) == 3 else LineCollection
+    lines = kind(segments, cmap="RdBu_r", norm=plt.Normalize(-limit, limit), linewidths=0.6)
+    lines.set_array(target[:, 1:].ravel())
+    ax.add_collection(lines)
+    ax.autoscale_view()
+    if len(c) == 2:  # one colour bar, beside the plane
+        ax.figure.colorbar(lines, ax=ax, shrink=0.6, pad=0.02, label="integrated value")
+    return []
+
+
+#: How each task's trajectories are drawn; other tasks get :func:`_by_trial_type`.
+TRAJECTORY_STYLES = {"flipflop": _flipflop, "integrator": _integrator, "tdnms": _by_trial_type}
+
+
+def _cycle(colors):
+    from itertools import cycle
+
+    return cycle(colors)
+
+
+def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True):
+    """The state space in PC coordinates: trajectories as the task's conditions group
+    them, and the fixed-point structure.
+
+    Trajectories are drawn in the task's style (:data:`TRAJECTORY_STYLES`): the
+    flip-flop's trials from their last pulse, by final bit pattern; the integrator's
+    trials coloured by the integrated value; the mean trajectory of each trial type
+    otherwise. Fixed points inside the visited region get one colour per input condition
+    and one marker per class (:data:`MARKERS`), slow points small triangles; saddles carry
+    their unstable manifolds (the topology stage's branches) and line and ring attractors
+    are drawn as lines (the manifolds stage's). Points outside the visited region are
+    left out and the title gives their count. Pass three components and a 3-D Axes (or
+    none) for a 3-D panel.
     """
     res = _results(results)
     p = res.pca()
-    three_d = len(components) == 3
+    c = list(components)
     if ax is None:
         fig = plt.figure(figsize=mm(SINGLE_COLUMN / 2 + 10, 50))
-        ax = fig.add_subplot(projection="3d" if three_d else None)
-    labels = [" ".join(g) for g in p.groups.tolist()]
-    colors = _type_colors(labels)
-    c = list(components)
-    for g, label in enumerate(labels):
-        m = p.condition_means[g][:, c]
-        ax.plot(*m.T, color=colors[label], label=label)
-        ax.plot(*m[:1].T, "o", color=colors[label], markersize=2)
+        ax = fig.add_subplot(projection="3d" if len(c) == 3 else None)
+    handles = TRAJECTORY_STYLES.get(res.attrs.get("task"), _by_trial_type)(res, p, ax, c)
     if fixed_points and "fixed_points" in res:
-        fps, far = _inside(res)
-        if far:
-            ax.set_title(f"{far} fixed points outside the visited region not shown", fontsize=5)
-        if len(fps):
-            xy = p.transform(fps.xstar)[:, c]
-            stable = fps.is_stable
-            ax.scatter(*xy[stable].T, s=14, color="black", zorder=3, label="stable")
-            ax.scatter(*xy[~stable].T, s=14, facecolors="white", edgecolors="black", zorder=3,
-                       linewidths=0.6, label="unstable")
-            for k in np.flatnonzero(~stable):
-                for m in np.flatnonzero(np.abs(fps.eigval_J_xstar[k]) > 1):
-                    v = np.real(fps.eigvec_J_xstar[k][:, m])
-                    direction = (v @ p.components_.T)[c]
-                    size = np.linalg.norm(np.ptp(p.condition_means[..., c].reshape(-1, len(c)), axis=0))
-                    scale = mode_length * size / (np.linalg.norm(direction) + 1e-12)
-                    ends = np.stack([xy[k] - scale * direction, xy[k] + scale * direction])
-                    ax.plot(*ends.T, color="black", linewidth=0.6)
-    ax.set_xlabel(f"PC{c[0] + 1}")
-    ax.set_ylabel(f"PC{c[1] + 1}")
-    if three_d:
-        ax.set_zlabel(f"PC{c[2] + 1}")
-    ax.legend(loc="best", ncol=1 + len(labels) // 6, fontsize=5)
+        handles += _fixed_point_structure(res, p, ax, c)
+    ratio = p.explained_variance_ratio_
+    for axis, k in zip("xyz", c):
+        getattr(ax, f"set_{axis}label")(f"PC{k + 1} ({ratio[k]:.0%})")
+    if handles:  # beyond a 3-D panel's z label
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.4 if len(c) == 3 else 1.0, 1.0),
+                  fontsize=5, ncol=1 + len(handles) // 14)
     return ax
 
 
+def _fixed_point_structure(res, p, ax, c):
+    """Draw the fixed and slow points inside the visited region, the saddles' unstable
+    manifolds and the traced manifolds; return legend handles for what was drawn."""
+    from matplotlib.lines import Line2D
+
+    fps, far = _inside(res)
+    if far:
+        ax.set_title(f"{far} fixed points outside the visited region not shown", fontsize=5)
+    conditions = sorted(set(fps.labels.tolist()))
+    colors = dict(zip(conditions, _cycle(CONDITION_COLORS)))
+    handles = []
+    if "topology" in res:
+        topo = res.get("topology")
+        drawn = [e for e in range(len(topo)) if not topo.outside[topo.source[e]]]
+        for e in drawn:
+            _plot(ax, p.transform(topo.branch(e))[:, c], color=colors.get(topo.labels[topo.source[e]], "black"),
+                  linewidth=0.5, alpha=0.8)
+        if drawn:
+            handles.append(Line2D([], [], color="black", linewidth=0.5, label="unstable manifolds"))
+    if "manifolds" in res:
+        man = res.get("manifolds")
+        for m in range(len(man)):
+            _plot(ax, p.transform(man.manifold(m))[:, c], color=colors.get(man.labels[m], "black"),
+                  linewidth=2.5, alpha=0.5, solid_capstyle="round")
+        if len(man):
+            handles.append(Line2D([], [], color="black", linewidth=2.5, alpha=0.5,
+                                  label="line attractor" if not man.closed.any() else "manifolds"))
+    xy = p.transform(fps.xstar)[:, c] if len(fps) else np.zeros((0, len(c)))
+    for kind, (marker, filled) in MARKERS.items():
+        rows = np.flatnonzero(fps.stability == kind)
+        for k in rows:
+            color = colors[fps.labels[k]]
+            _plot(ax, xy[k:k + 1], marker, markersize=4, markeredgewidth=0.7, zorder=4,
+                  color=color, markerfacecolor=color if filled else "white")
+        if len(rows):
+            handles.append(Line2D([], [], linestyle="", marker=marker, markersize=4, color="black",
+                                  markerfacecolor="black" if filled else "white", label=kind))
+    slow = fps.slow_points
+    if slow is not None and (~slow.outside).any():
+        slow = slow[~slow.outside]
+        for k, xyz in enumerate(p.transform(slow.xstar)[:, c]):
+            _plot(ax, xyz[None], "^", markersize=2.5, color=colors.get(slow.labels[k], "0.5"),
+                  markerfacecolor="none", markeredgewidth=0.5, zorder=3)
+        handles.append(Line2D([], [], linestyle="", marker="^", markersize=2.5, color="black",
+                              markerfacecolor="none", label="slow points"))
+    if len(conditions) > 1:
+        handles += [Line2D([], [], linestyle="", marker="o", markersize=4, color=colors[label],
+                           label=f"input: {label or 'zero'}") for label in conditions]
+    return handles
+
+
+#: Colour of each point class in the eigenvalue and time-constant panels.
+CLASS_COLORS = {"stable": "#0072B2", "marginal": "#009E73", "saddle": "#D55E00",
+                "unstable": "#CC79A7"}
+
+
 def eigenvalues(results, ax=None):
-    """Eigenvalues of the Jacobians at the fixed points and along the mean trajectories,
-    and of the recurrent linear map where the network has one, with the unit circle."""
+    """Each fixed point's Jacobian eigenvalues coloured by the point's class, those along
+    the mean trajectories in grey and the recurrent linear map's where the network has
+    one, with the unit circle."""
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=SINGLE_COLUMN / 2)
     theta = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(theta), np.sin(theta), color="0.6", linewidth=0.6)
     if "linearization" in res:
         lam = res.get("linearization").eigvals.ravel()
-        ax.scatter(lam.real, lam.imag, s=3, color="0.75", label="along trajectories",
-                   linewidths=0)
-    if "fixed_points" in res:
-        fps, _ = _inside(res)
-        if len(fps):
-            lam = fps.eigval_J_xstar.ravel()
-            ax.scatter(lam.real, lam.imag, s=4, color=COLORS[5], label="fixed points inside",
-                       linewidths=0)
+        ax.scatter(lam.real, lam.imag, s=3, color="0.8", label="along trajectories", linewidths=0)
     if "spectrum" in res:
         lam = res.spectrum().eigvals_map
-        ax.scatter(lam.real, lam.imag, s=6, marker="x", color=COLORS[0], label="W_rec map",
+        ax.scatter(lam.real, lam.imag, s=6, marker="x", color="0.4", label="W_rec map",
                    linewidths=0.5)
+    if "fixed_points" in res:
+        fps, _ = _inside(res)
+        for kind, color in CLASS_COLORS.items():
+            lam = fps.eigval_J_xstar[fps.stability == kind].ravel()
+            if len(lam):
+                ax.scatter(lam.real, lam.imag, s=4, color=color, label=f"{kind} points",
+                           linewidths=0, zorder=3)
     ax.set_aspect("equal")
     ax.set_xlabel("Re λ")
     ax.set_ylabel("Im λ")
-    ax.set_title("Jacobian eigenvalues")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=5)
     return ax
 
 
+def _attractors(res):
+    """The stable and marginal fixed points inside the visited region."""
+    fps, _ = _inside(res)
+    return fps[np.isin(fps.stability, ("stable", "marginal"))]
+
+
+def _point_names(fps):
+    """A short name for each point: its row, and its input condition when there are several."""
+    several = len(set(fps.labels.tolist())) > 1
+    return [f"{label or 'zero'} #{k}" if several else f"#{k}" for k, label in enumerate(fps.labels)]
+
+
 def time_constants(results, ax=None, *, n_modes=10):
-    """Time constants of the slowest modes: of the Jacobian at the main attractor, of each
-    stable fixed point, and of the recurrent linear map where the network has one."""
+    """The slowest time constants at each attractor (stable or marginal point inside the
+    visited region), coloured by its class, with those of the recurrent linear map where
+    the network has one."""
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
     dt = float(res.attrs.get("dt", 1.0))
-    unit = "s" if dt != 1.0 else "steps"
     if "spectrum" in res:
         s = res.spectrum()
         tau = s.time_constants if s.dt is not None else s.time_constants_steps
         decaying = np.sort(tau[tau > 0])[::-1][:n_modes]
-        ax.plot(np.arange(1, len(decaying) + 1), decaying, "o-", color=COLORS[4], markersize=2,
-                label="W_rec map")
+        ax.plot(np.arange(1, len(decaying) + 1), decaying, "x--", color="0.4", markersize=3,
+                linewidth=0.6, label="W_rec map")
     if "fixed_points" in res:
-        fps, _ = _inside(res)
-        stable = fps[fps.is_stable]
-        for k in range(len(stable)):
-            tau = stable.time_constants[k][:n_modes]
-            ax.plot(np.arange(1, len(tau) + 1), tau, "-", color=COLORS[5], alpha=0.4,
-                    label="stable fixed points" if k == 0 else None)
-    if "linearization" in res:
-        tau = res.get("linearization").time_constants[:n_modes]
-        ax.plot(np.arange(1, len(tau) + 1), tau, "s-", color=COLORS[0], markersize=2,
-                label="main attractor")
+        points = _attractors(res)
+        for kind in ("stable", "marginal"):
+            rows = np.flatnonzero(points.stability == kind)
+            for i, k in enumerate(rows):
+                tau = np.sort(np.abs(points.time_constants[k]))[::-1][:n_modes]
+                ax.plot(np.arange(1, len(tau) + 1), tau, "-", color=CLASS_COLORS[kind],
+                        alpha=0.6, linewidth=0.8,
+                        label=f"{len(rows)} {kind} point{'s' * (len(rows) > 1)}" if i == 0 else None)
     ax.set_yscale("log")
     ax.set_xlabel("mode (slowest first)")
-    ax.set_ylabel(f"time constant ({unit})")
+    ax.set_ylabel(f"time constant ({'s' if dt != 1.0 else 'steps'})")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="upper right")
+    ax.set_title("time constants per attractor")
+    ax.legend(loc="lower left", fontsize=5)
+    return ax
+
+
+def alignment(results, ax=None, *, n_modes=3):
+    """How the slowest modes of each attractor align with the inputs and the readout.
+
+    For each attractor's ``n_modes`` slowest modes, the cosine between the mode's left
+    eigenvector and each input's direction ``dF/du`` (how directly the input drives
+    it), and between its right eigenvector and each readout direction (how strongly it
+    shows in the output). The readout directions are fit from the recording (least
+    squares of the outputs on the hidden states), so every network has them.
+    """
+    res = _results(results)
+    ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
+    points = _attractors(res)[:6]
+    hidden = np.asarray(res.hidden).reshape(-1, points.xstar.shape[1] if len(points) else 1)
+    outputs = np.asarray(res.outputs).reshape(len(hidden), -1)
+    design = np.column_stack([hidden, np.ones(len(hidden))])
+    readout = np.linalg.lstsq(design, outputs, rcond=None)[0][:-1].T  # (n_out, N)
+    unit = lambda v: v / np.maximum(np.linalg.norm(v, axis=0, keepdims=True), 1e-300)  # noqa: E731
+    rows, names = [], []
+    for k, name in zip(range(len(points)), _point_names(points)):
+        order = np.argsort(-np.abs(points.eigval_J_xstar[k]))[:n_modes]
+        left = unit(points.left_eigvec_J_xstar[k][:, order])
+        right = unit(points.eigvec_J_xstar[k][:, order])
+        drive = np.abs(left.conj().T @ unit(points.dFdu[k]))
+        shows = np.abs((unit(readout.T).T @ right).T)
+        rows += list(np.hstack([drive, shows]))
+        names += [f"{name} mode {m + 1}" for m in range(len(order))]
+    inputs = list(res.attrs.get("input_names", [])) or [f"in {i}" for i in range(points.dFdu.shape[2])]
+    columns = [f"{i}" for i in inputs] + [f"out {o + 1}" for o in range(outputs.shape[1])]
+    image = ax.imshow(np.array(rows).reshape(-1, len(columns)), cmap="Greys", vmin=0, vmax=1,
+                      aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(columns)), columns, rotation=90)
+    ax.set_yticks(range(len(names)), names, fontsize=4)
+    ax.axvline(len(inputs) - 0.5, color=COLORS[5], linewidth=0.8)
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="|cos|")
+    ax.set_title("slow modes: inputs | readout")
+    return ax
+
+
+def topology_graph(results, ax=None):
+    """The fixed-point graph inside the visited region: each saddle's unstable branches
+    point to what they reach (networkx layout, seeded); nodes coloured by class."""
+    import networkx as nx
+
+    res = _results(results)
+    ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
+    g = res.topology()
+    position = nx.spring_layout(g, seed=0)
+    colors = [CLASS_COLORS.get(g.nodes[n].get("stability"), "0.6") for n in g.nodes]
+    nx.draw_networkx_edges(g, position, ax=ax, width=0.5, arrowsize=5, edge_color="0.4",
+                           node_size=12)
+    nx.draw_networkx_nodes(g, position, ax=ax, node_size=12, node_color=colors, linewidths=0)
+    ax.set_axis_off()
+    from matplotlib.lines import Line2D
+
+    kinds = sorted({g.nodes[n].get("stability", "") for n in g.nodes} & set(CLASS_COLORS),
+                   key=list(CLASS_COLORS).index)
+    ax.legend(handles=[Line2D([], [], linestyle="", marker="o", markersize=3,
+                              color=CLASS_COLORS[k], label=k) for k in kinds],
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=5)
+    ax.set_title(f"fixed-point graph: {sum(d.get('stability') == 'saddle' for _, d in g.nodes(data=True))}"
+                 " saddles")
     return ax
 
 
@@ -289,11 +477,11 @@ def weights(results, ax=None):
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=SINGLE_COLUMN / 2)
     if "network/W_rec" in res.file:
-        W, title, labels = res.file["network/W_rec"][()], "recurrent weights W_rec", ("to", "from")
+        W, title, labels = res.file["network/W_rec"][()], "W_rec", ("to", "from")
     elif "linearization" in res:
         lin = res.get("linearization")
         W, labels = lin.effective_connectivity, ("from", "to")
-        title = "effective connectivity\n(Jacobian at the main attractor)"
+        title = "Jacobian at attractor"
     else:
         raise ValueError(f"{res.file.filename} holds neither recurrent weights (network/W_rec) "
                          "nor a linearization to draw")
@@ -302,7 +490,7 @@ def weights(results, ax=None):
     ax.figure.colorbar(image, ax=ax, shrink=0.8, label="weight" if labels[0] == "to" else "dF_i/dh_j")
     ax.set_xlabel(f"{labels[0]} unit")
     ax.set_ylabel(f"{labels[1]} unit")
-    ax.set_title(title, fontsize=6)
+    ax.set_title(title)
     return ax
 
 
@@ -375,39 +563,119 @@ PANELS = {panel.name: panel for panel in (
     Panel("trajectories_3d", trajectories, ("pca",), (SINGLE_COLUMN, 70),
           {"components": (0, 1, 2)}, "3d"),
     Panel("eigenvalues", eigenvalues, ("linearization",)),
-    Panel("time_constants", time_constants, ("linearization",)),
+    Panel("time_constants", time_constants, ("fixed_points",)),
+    Panel("alignment", alignment, ("fixed_points",)),
+    Panel("topology_graph", topology_graph, ("topology",)),
     Panel("speed", speed, ("fixed_points",)),
     Panel("trial_traces", _trial_traces, ("trials",), (SINGLE_COLUMN, 55), nrows=2),
     Panel("weights", weights, ("linearization",)),
     Panel("explained_variance", explained_variance, ("pca",)),
 )}
 
-#: The overview's layout: (panel, rows, columns) of a 2 x 4 grid.
-OVERVIEW = (("trajectories", 0, slice(0, 2)), ("trajectories_3d", 0, 2), ("eigenvalues", 0, 3),
-            ("explained_variance", 1, 0), ("time_constants", 1, 1), ("speed", 1, 2),
-            ("weights", 1, 3))
+#: Overview layouts on a 3 x 3 grid, (panel, row, columns), by task; :data:`GENERIC` for
+#: other tasks. The flip-flop leads with its cube in 3-D, the others with the plane of
+#: PCs 1 and 2 (the integrator's line attractor, tDNMS's trial types).
+GENERIC = (("trajectories", 0, slice(0, 2)), ("trajectories_3d", 0, 2),
+           ("eigenvalues", 1, 0), ("time_constants", 1, 1), ("topology_graph", 1, 2),
+           ("alignment", 2, 0), ("speed", 2, 1), ("weights", 2, 2))
+OVERVIEWS = {
+    "flipflop": (("trajectories_3d", 0, slice(0, 2)), ("trajectories", 0, 2), *GENERIC[2:]),
+    "integrator": GENERIC,
+    "tdnms": GENERIC,
+}
 
 
 def overview(results):
-    """A double-column overview figure of one analysed network, panels lettered, with a
-    title that names the network and says what its connectivity panel shows."""
+    """A double-column overview figure of one analysed network, laid out for its task
+    (:data:`OVERVIEWS`), panels lettered, with a title that names the network.
+
+    Each panel's Axes (and any colour bar it adds) carry the label ``"panel <letter>"``,
+    which :func:`overlaps` uses to check the layout.
+    """
     res = _results(results)
-    fig = plt.figure(figsize=mm(DOUBLE_COLUMN, 120), layout="constrained")
+    fig = plt.figure(figsize=mm(DOUBLE_COLUMN, 170), layout="constrained")
     network = res.attrs.get("network", {})
     model = Path(res.attrs.get("model_path") or "network from weights").stem
-    shows = ("recurrent weights W_rec" if "network/W_rec" in res.file
-             else "no recurrent weights: Jacobians stand in for them (c, e, g)")
-    fig.suptitle(f"{model}: {network.get('kind', '')}, {network.get('n_units', '?')} units; "
+    shows = ("" if "network/W_rec" in res.file
+             else "; no recurrent weights: the connectivity panel shows the Jacobian")
+    fig.suptitle(f"{model}: {network.get('kind', '')}, {network.get('n_units', '?')} units"
                  f"{shows}", fontsize=7, x=0.01, ha="left")
-    grid = fig.add_gridspec(2, 4)
-    for letter, (name, row, column) in zip("abcdefg", OVERVIEW):
+    grid = fig.add_gridspec(3, 3)
+    layout = OVERVIEWS.get(res.attrs.get("task"), GENERIC)
+    for letter, (name, row, column) in zip("abcdefghij", layout):
         panel = PANELS[name]
+        before = set(fig.axes)
         ax = fig.add_subplot(grid[row, column], projection=panel.projection)
         panel(res, ax)
-        if panel.projection == "3d":
-            ax.get_legend().remove()  # panel a carries it
-        panel_letter(ax, letter, x=-0.1 if panel.draw is trajectories else -0.18)
+        if ax.get_legend() and name.startswith("trajectories") and name != layout[0][0]:
+            ax.get_legend().remove()  # the leading state-space panel carries it
+        panel_letter(ax, letter)
+        for added in set(fig.axes) - before:
+            added.set_label(f"panel {letter}")
     return fig
+
+
+def overlaps(fig):
+    """Text of one panel that overlaps another panel's text or plotting area, and legends
+    that cover their own panel's text.
+
+    Panels are told apart by their Axes' labels (as :func:`overview` sets them); the
+    figure's title counts as a panel of its own. Only drawn text counts: tick labels
+    outside an axis' view limits are not.
+
+    Returns
+    -------
+    list of (str, str, str)
+        ``(panel, text, what it overlaps)`` for each overlap; empty when the layout is clean.
+    """
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    found, texts, areas, legends = [], {}, {}, {}
+    for ax in fig.axes:
+        name = ax.get_label() or repr(ax)
+        texts.setdefault(name, []).extend(_drawn_texts(ax))
+        areas.setdefault(name, []).append(ax.patch.get_window_extent(renderer))
+        if ax.get_legend() is not None:
+            legends.setdefault(name, []).append(ax.get_legend())
+    for ax in fig.axes:  # within a panel: one Axes' text on another's area (a colour bar)
+        name = ax.get_label() or repr(ax)
+        others = [a.patch.get_window_extent(renderer) for a in fig.axes
+                  if a is not ax and (a.get_label() or repr(a)) == name]
+        found += [(name, t.get_text(), f"{name}'s other axes") for t in _drawn_texts(ax)
+                  if any(t.get_window_extent(renderer).overlaps(b) for b in others)]
+    in_axes = {id(t) for items in texts.values() for t in items}
+    texts["title"] = [t for t in _drawn_texts(fig) if id(t) not in in_axes]
+    areas["title"] = []
+    boxes = {name: [(t, t.get_window_extent(renderer)) for t in items]
+             for name, items in texts.items()}
+    for name, items in boxes.items():
+        own_legends = legends.get(name, [])
+        legend_texts = {id(t) for legend in own_legends for t in _drawn_texts(legend)}
+        for text, box in items:
+            for other in boxes:
+                if other != name and any(box.overlaps(b) for b in
+                                         [b for _, b in boxes[other]] + areas[other]):
+                    found.append((name, text.get_text(), other))
+            if id(text) not in legend_texts and any(
+                    box.overlaps(legend.get_window_extent(renderer)) for legend in own_legends):
+                found.append((name, text.get_text(), f"{name}'s legend"))
+    return found
+
+
+def _drawn_texts(artist):
+    """The non-empty visible texts under ``artist``, leaving out the labels of ticks that
+    lie outside their axis' view limits (matplotlib keeps but does not draw them)."""
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    hidden = set()
+    for axis in artist.findobj(Axis):
+        low, high = sorted(axis.get_view_interval())
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+            if not low <= tick.get_loc() <= high:
+                hidden |= {id(tick.label1), id(tick.label2)}
+    return [t for t in artist.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
 
 
 def draw_all(results, out, formats=("pdf", "svg", "png")):
