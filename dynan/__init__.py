@@ -24,7 +24,8 @@ from .version import __version__
 #: Public name -> the module that defines it; imported on first use (SPEC 1 lazy loading),
 #: so that ``import dynan`` and the command line start at once.
 _PUBLIC = {
-    "Analysis": "analysis", "Trajectories": "analysis", "CellDynamics": "dynamics",
+    "Analysis": "analysis", "Trajectories": "analysis", "Continuation": "bifurcations",
+    "continuation": "bifurcations", "CellDynamics": "dynamics",
     "Dynamics": "dynamics", "LeakyDynamics": "dynamics", "ModelError": "errors",
     "FixedPoints": "fixed_points", "find_fixed_points": "fixed_points",
     "Linearization": "linearization", "example_model": "loading", "from_weights": "loading",

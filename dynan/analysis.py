@@ -322,6 +322,20 @@ class Analysis:
         """
         return self._stage("manifolds", results, **options)
 
+    def continuation(self, results=None, **options):
+        """Follow the fixed points from zero input to each epoch's input (and along the
+        task's own paths), recording the bifurcations met on the way.
+
+        Needs the fixed points stored in the recording (:meth:`fixed_points`). See
+        :func:`dynan.bifurcations.continuation_stage`; :func:`dynan.continuation` follows
+        any path.
+
+        Returns
+        -------
+        Continuation
+        """
+        return self._stage("continuation", results, **options)
+
     def analyze(self, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
                 n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
                 wait=False):
@@ -372,7 +386,7 @@ class Analysis:
         >>> sorted(os.listdir(out))
         ['.dynan', 'summary.json', 'tdnms_leaky.h5']
         >>> sorted(res.file)
-        ['fixed_points', 'linearization', 'manifolds', 'network', 'pca', 'spectrum', 'topology', 'trials']
+        ['continuation', 'fixed_points', 'linearization', 'manifolds', 'network', 'pca', 'spectrum', 'topology', 'trials']
         """
         from .pipeline import analyze
 

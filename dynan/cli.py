@@ -385,6 +385,12 @@ def _describe(res):
                      f"{c['fixed_point']} reach a fixed point, {c['outside']} leave the visited "
                      f"region, {c['unresolved']} unresolved{far}" if c["branches"] else
                      f"topology      no saddles{far}")
+    if "continuation" in res:
+        for row in res.get("continuation").rows():
+            met = ", ".join(f"{row[kind]} {kind.replace('_', '-')} (first at s = {row['first_s'][kind]:.3g})"
+                            for kind in row["first_s"])
+            lines.append(f"continuation  [{row['path']}] {row['branches']} branches from zero input: "
+                         f"{met or 'no bifurcation'}")
     if "spectrum" in res:
         s = res.spectrum()
         lines.append(f"spectrum      spectral radius {s.spectral_radius:.3f} "

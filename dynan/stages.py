@@ -13,7 +13,7 @@ in :data:`STAGES`, and its panel in :data:`dynan.figures.PANELS`.
 Examples
 --------
 >>> [stage.name for stage in STAGES]
-['pca', 'spectrum', 'fixed_points', 'linearization', 'topology', 'manifolds']
+['pca', 'spectrum', 'fixed_points', 'linearization', 'topology', 'manifolds', 'continuation']
 >>> REGISTRY["spectrum"].requires
 frozenset({'recurrent_weights'})
 """
@@ -21,6 +21,7 @@ frozenset({'recurrent_weights'})
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .bifurcations import Continuation, continuation_stage
 from .fixed_points import FixedPoints, fixed_points_stage
 from .linearization import Linearization, linearize
 from .manifolds import Manifolds, manifolds
@@ -74,6 +75,8 @@ STAGES = (
           description="the saddles' unstable manifolds, traced, and the fixed-point graph"),
     Stage("manifolds", manifolds, Manifolds, needs=("trials", "fixed_points"),
           description="line and ring attractors and slow manifolds, traced by continuation"),
+    Stage("continuation", continuation_stage, Continuation, needs=("trials", "fixed_points"),
+          description="fixed points followed from zero input to each epoch's input, bifurcations"),
 )
 #: Stages by name.
 REGISTRY = {stage.name: stage for stage in STAGES}

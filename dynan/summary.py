@@ -58,6 +58,10 @@ class Summary:
     manifolds : list of dict
         One per traced manifold: its label, whether closed, dimension, length, extent,
         speed and time constants (:mod:`dynan.manifolds`).
+    bifurcations : list of dict
+        One per input path the fixed points were followed along: its end input, branches,
+        bifurcations by kind and where along the path each kind first occurs
+        (:meth:`dynan.bifurcations.Continuation.rows`).
     time_constant_unit : str
         ``"s"``, or ``"steps"`` when the time step is unknown.
     attractor : str
@@ -85,6 +89,7 @@ class Summary:
     spectrum_time_constants: list = field(default_factory=list)
     topology: dict = field(default_factory=dict)
     manifolds: list = field(default_factory=list)
+    bifurcations: list = field(default_factory=list)
     time_constant_unit: str = "steps"
     attractor: str = ""
     seconds: dict = field(default_factory=dict)
@@ -130,6 +135,8 @@ class Summary:
         if "manifolds" in results:
             summary.manifolds = [{k: _json_number(v) for k, v in row.items()}
                                  for row in results.get("manifolds").rows()]
+        if "continuation" in results:
+            summary.bifurcations = results.get("continuation").rows()
         if "linearization" in results:
             lin = results.get("linearization")
             summary.leading_time_constants = [float(t) for t in lin.time_constants[:3]]

@@ -7,7 +7,7 @@ import pytest
 
 import dynan
 from dynan import tasks
-from dynan.continuation import (ENDS, Continuation, continuation, continuation_stage,
+from dynan.bifurcations import (ENDS, Continuation, continuation, continuation_stage,
                                 continue_family)
 from dynan.dynamics import Dynamics
 
@@ -143,8 +143,12 @@ def test_the_stage_follows_every_zero_input_fixed_point_to_each_input(flipflop, 
     np.testing.assert_array_equal(c.x_from, 0)
     folds = c.bifurcations.branch[c.bifurcations.kind == "fold"]
     assert set(c.path[folds]) == set(paths)  # bit 0 flips either way
-    # the flip-flop's only epoch averages to zero input: no path by default
-    empty = continuation_stage(an.dynamics, res)
+    # the flip-flop's only epoch averages to zero input: by default the task's own paths,
+    # each bit's pulse, along which the memories with that bit off flip
+    default = continuation_stage(an.dynamics, res)
+    assert set(default.path) == {"bit_0 +1", "bit_1 +1", "bit_2 +1"}
+    assert all(row["fold"] >= 1 for row in default.rows())
+    empty = continuation_stage(an.dynamics, res, inputs={})
     assert len(empty) == 0 and len(empty.s) == 0
 
     with h5py.File(tmp_path / "c.h5", "w") as f:

@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from dynan import stages as dynan_stages
+
 MODELS = ("tdnms_leaky", "flipflop_leaky", "integrator_leaky", "integrator_current")
-STAGES = ("record", "pca", "spectrum", "fixed_points", "linearization", "topology", "manifolds",
-          "figures")
+STAGES = ("record", *(stage.name for stage in dynan_stages.STAGES), "figures")
 
 CHILD = """
 import io, sys

@@ -174,6 +174,22 @@ class Continuation:
         return (f"<Continuation: {n} branch{'es' if n != 1 else ''}, {len(self.s)} points"
                 f"{'; ' + found if found else ''}>")
 
+    def rows(self):
+        """One dict per path: its name, end input, branches, and for each bifurcation
+        kind met on it the count and the smallest ``s`` where one lies (how far along the
+        path the fixed-point structure first changes that way), for summaries."""
+        bif = self.bifurcations
+        found = []
+        for path in dict.fromkeys(self.path.tolist()):
+            on = np.isin(bif.branch, np.flatnonzero(self.path == path))
+            first = {kind: float(bif.s[on & (bif.kind == kind)].min()) for kind in KINDS
+                     if (on & (bif.kind == kind)).any()}
+            found.append({"path": path, "x_to": self.x_to[self.path == path][0].tolist(),
+                          "branches": int((self.path == path).sum()),
+                          **{kind: int((on & (bif.kind == kind)).sum()) for kind in KINDS},
+                          "first_s": first})
+        return found
+
     def branch(self, b):
         """Branch ``b`` alone, as a :class:`Continuation` of one branch."""
         rows = slice(*self.offsets[b:b + 2])
@@ -328,10 +344,28 @@ def continue_family(family, p_from, p_to, *, h0=None, x=None, eps=1e-6, label=""
     return tracer.result(tracer.follow(linearize, h0, p_from, p_to, label))
 
 
-def continuation_stage(dynamics, results, *, inputs="epochs", outside=3.0, **options):
-    """The continuation stage: from zero input to each task epoch's input.
+def _pulse_paths(results):
+    """The flip-flop's: each bit's input from zero to its +1 pulse."""
+    names = list(results.attrs["input_names"])
+    return {f"{name} +1": np.eye(len(names))[i] for i, name in enumerate(names)}
 
-    One path from zero input to each distinct nonzero input, named by its epochs; one
+
+def _amplitude_paths(results):
+    """The integrator's: its input from zero to the largest recorded, either way."""
+    amplitude = float(np.max(np.abs(np.asarray(results.inputs))))
+    return {"input up": [amplitude], "input down": [-amplitude]}
+
+
+#: Paths that a task's continuation follows besides its epochs' inputs, by task name.
+PATHS = {"flipflop": _pulse_paths, "integrator": _amplitude_paths}
+
+
+def continuation_stage(dynamics, results, *, inputs="epochs", outside=3.0, **options):
+    """The continuation stage: from zero input to each task epoch's input, and along the
+    task's own paths (:data:`PATHS`).
+
+    One path from zero input to each distinct nonzero input, named by its epochs (or by
+    :data:`PATHS`: each flip-flop bit's pulse, the integrator's input amplitude); one
     branch from each fixed point found at zero input inside the visited region.
 
     Parameters
@@ -340,7 +374,8 @@ def continuation_stage(dynamics, results, *, inputs="epochs", outside=3.0, **opt
     results : Results
         A recording with fixed points at zero input (the ``fixed_points`` stage).
     inputs : "epochs" or dict of str -> array_like (n_in,), default "epochs"
-        The ends of the paths: ``"epochs"`` for each epoch's constant input
+        The ends of the paths: ``"epochs"`` for each epoch's constant input and the
+        task's paths
         (:func:`dynan.fixed_points.epoch_inputs`; a task whose epochs average to zero
         input, such as the flip-flop with its brief pulses, has none), or named inputs.
     outside : float, default 3.0
@@ -369,9 +404,13 @@ def continuation_stage(dynamics, results, *, inputs="epochs", outside=3.0, **opt
     (<Continuation: 2 branches, ... points; 1 fold>, ['drive', 'drive'])
     """
     if isinstance(inputs, str) and inputs == "epochs":
-        inputs = epoch_inputs(np.asarray(results.inputs), results.epochs)
+        task_paths = PATHS.get(results.attrs.get("task"), lambda _: {})(results)
+        inputs = {**epoch_inputs(np.asarray(results.inputs), results.epochs), **task_paths}
     fps = results.fixed_points()
-    starts = fps.xstar[~np.any(fps.inputs, axis=1) & ~fps.outside]
+    rows = np.flatnonzero(~np.any(fps.inputs, axis=1) & ~fps.outside)
+    # attractors first: their branches pass the saddles they fold into, which then start none
+    starts = fps.xstar[rows[np.argsort([stability.KINDS.index(k) for k in fps.stability[rows]],
+                                       kind="stable")]]
     visited, center, scale = visited_region(results.hidden)
     reach = np.max(np.linalg.norm(visited - center, axis=1)) + outside * scale
     options = {"center": center, "radius": reach, "marginal_tol": fps.marginal_tol, **options}
