@@ -384,7 +384,7 @@ class Analysis:
         >>> out = os.path.join(tempfile.mkdtemp(), "tdnms")
         >>> res = an.analyze(out=out, n_trials=30, n_inits=32, formats=())
         >>> sorted(os.listdir(out))
-        ['.dynan', 'summary.json', 'tdnms_leaky.h5']
+        ['.dynan', 'report.html', 'summary.json', 'tdnms_leaky.h5']
         >>> sorted(res.file)
         ['continuation', 'fixed_points', 'linearization', 'manifolds', 'network', 'pca', 'spectrum', 'topology', 'trials']
         """

@@ -117,7 +117,8 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         Each must be a regular file; the same file twice (by resolved path) counts once,
         and a file with the same content as an earlier one is a ``"duplicate"``.
     out : path-like
-        Folder for one subfolder per model (``<stem>-<sha256[:8]>``) and ``summary.csv``:
+        Folder for one subfolder per model (``<stem>-<sha256[:8]>``), ``summary.csv``
+        and ``index.html`` (a page linking each model's report):
         new, empty, or made by dynan (an earlier batch's, which is resumed); never one
         that holds or lies inside a model.
     task : str, optional
@@ -194,7 +195,18 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
                 _run(todo, rows, out, params, timeout, workers, scheduler, bar)
         table = [rows[path] for path in paths]
         _write_table(out / "summary.csv", table)
+        _write_index(out, table)
     return table
+
+
+def _write_index(out, table):
+    """``index.html``: every model's row, linking its report where it has one."""
+    from .report import write_index
+
+    pages = [out / row["folder"] / "report.html" if row.get("folder") else None for row in table]
+    write_index([{"name": Path(row["path"]).name, "status": row["status"],
+                  "error": row.get("error", ""), "report": page if page and page.exists() else None}
+                 for row, page in zip(table, pages)], out / "index.html")
 
 
 def _check_regular(path, allowed="a model must be a regular .keras or .h5 file"):

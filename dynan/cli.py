@@ -81,11 +81,18 @@ def build_parser():
     figures.add_argument("--out", help="output folder (default: figures/ beside the file)")
     _import_option(figures)
 
+    report = commands.add_parser("report", help="write the HTML report of a results file",
+                                 description="Write report.html: the summary tables, every "
+                                             "panel and an interactive 3-D view of the state "
+                                             "space, in one self-contained page.")
+    report.add_argument("results", help="a results file (.h5)")
+    report.add_argument("--out", help="the page to write (default: report.html beside the file)")
+
     info = commands.add_parser("info", help="summarise a results file",
                                description="Model, trials, PCs, fixed points by stability and "
                                            "spectral radius of a results file.")
     info.add_argument("results", help="a results file (.h5)")
-    for command in (analyze, batch, figures, info):
+    for command in (analyze, batch, figures, report, info):
         command.add_argument("--debug", action="store_true",
                              help="show the traceback of an error, not only its line")
     for command in (analyze, batch):
@@ -280,7 +287,8 @@ def _analyze(args):
                     overwrite=args.overwrite, formats=args.format, wait=args.wait) as res:
         summary = Summary.read(Path(args.out) / "summary.json")
         print(f"analysed {Path(model).name}: results in {res.path}, figures in "
-              f"{Path(args.out) / 'figures'}, {summary.seconds['total']:.1f} s")
+              f"{Path(args.out) / 'figures'}, report {Path(args.out) / 'report.html'}, "
+              f"{summary.seconds['total']:.1f} s")
         print(_describe(res))
     return 0
 
@@ -316,6 +324,17 @@ def _figures(args):
         out = Path(args.out) if args.out else path.parent / "figures"
         written = figures.draw_all(res, out, args.format)
     print(f"{len(written)} files in {out}")
+    return 0
+
+
+def _report(args):
+    from .report import write_report
+    from .results import Results
+
+    with Results(args.results) as res:
+        res.check()
+        page = write_report(res, args.out)
+    print(f"report in {page}")
     return 0
 
 
@@ -389,7 +408,8 @@ def _describe(res):
         for row in res.get("continuation").rows():
             met = ", ".join(f"{row[kind]} {kind.replace('_', '-')} (first at s = {row['first_s'][kind]:.3g})"
                             for kind in row["first_s"])
-            lines.append(f"continuation  [{row['path']}] {row['branches']} branches from zero input: "
+            lines.append(f"continuation  [{row['path']}] {row['branches']} "
+                         f"branch{'es' * (row['branches'] != 1)} from zero input: "
                          f"{met or 'no bifurcation'}")
     if "spectrum" in res:
         s = res.spectrum()
@@ -402,4 +422,5 @@ def _describe(res):
     return "\n".join(lines)
 
 
-COMMANDS = {"analyze": _analyze, "batch": _batch, "figures": _figures, "info": _info}
+COMMANDS = {"analyze": _analyze, "batch": _batch, "figures": _figures, "report": _report,
+            "info": _info}

@@ -79,6 +79,9 @@ def _analyze(analysis, trials, out, seed, formats, progress, options):
             summary = Summary.from_results(results, performance=performance, seconds=seconds,
                                            skipped=skipped)
         summary.write(work / "summary.json")
+        from .report import write_report
+
+        write_report(path, panels=bool(formats))  # reads summary.json beside it
         output.mark(work, "analyze")
         _swap(work, out)
     finally:

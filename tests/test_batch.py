@@ -59,6 +59,11 @@ def test_local_cluster_with_a_corrupt_model_then_a_rerun_skips(tmp_path):
     assert changed[0]["status"] == "done"  # other parameters: analysed again
 
 
+def done(out):
+    """The model folders a batch has finished (moved into place; not its hidden work folders)."""
+    return {p.parent.name for p in out.glob("*/summary.json") if not p.parent.name.startswith(".")}
+
+
 @pytest.mark.cluster
 @pytest.mark.kill
 def test_killed_batch_restarts_without_redoing_finished_models(tmp_path):
@@ -71,14 +76,14 @@ def test_killed_batch_restarts_without_redoing_finished_models(tmp_path):
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 240
-        while not list(out.glob("*/summary.json")):
+        while not done(out):
             assert proc.poll() is None, "the batch ended before it could be killed"
             assert time.monotonic() < deadline, "no model finished in time"
             time.sleep(0.2)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    finished = {p.parent.name for p in out.glob("*/summary.json")}
+    finished = done(out)
     assert 1 <= len(finished) < 4
     assert main(["batch", str(models / "*.keras"), "--out", str(out), "--workers", "1",
                  "--trials", "24", "--format", "png"]) == 0
