@@ -25,7 +25,7 @@ from .version import __version__
 #: so that ``import dynan`` and the command line start at once.
 _PUBLIC = {
     "Analysis": "analysis", "Trajectories": "analysis", "Continuation": "bifurcations",
-    "continuation": "bifurcations", "CellDynamics": "dynamics",
+    "continuation": "bifurcations", "CellDynamics": "dynamics", "Cycles": "cycles",
     "Dynamics": "dynamics", "LeakyDynamics": "dynamics", "ModelError": "errors",
     "FixedPoints": "fixed_points", "find_fixed_points": "fixed_points",
     "Linearization": "linearization", "example_model": "loading", "from_weights": "loading",

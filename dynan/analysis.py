@@ -322,6 +322,19 @@ class Analysis:
         """
         return self._stage("manifolds", results, **options)
 
+    def cycles(self, results=None, **options):
+        """Find the periodic orbits, invariant circles and chaos of the network under zero
+        input and each epoch's input.
+
+        Needs the fixed points stored in the recording (:meth:`fixed_points`): their
+        search's starts are among the cycles'. See :func:`dynan.cycles.cycles`.
+
+        Returns
+        -------
+        Cycles
+        """
+        return self._stage("cycles", results, **options)
+
     def continuation(self, results=None, **options):
         """Follow the fixed points from zero input to each epoch's input (and along the
         task's own paths), recording the bifurcations met on the way.
@@ -386,7 +399,7 @@ class Analysis:
         >>> sorted(os.listdir(out))
         ['.dynan', 'report.html', 'summary.json', 'tdnms_leaky.h5']
         >>> sorted(res.file)
-        ['continuation', 'fixed_points', 'linearization', 'manifolds', 'network', 'pca', 'spectrum', 'topology', 'trials']
+        ['continuation', 'cycles', 'fixed_points', 'linearization', 'manifolds', 'network', 'pca', 'spectrum', 'topology', 'trials']
         """
         from .pipeline import analyze
 

@@ -404,6 +404,14 @@ def _describe(res):
                      f"{c['fixed_point']} reach a fixed point, {c['outside']} leave the visited "
                      f"region, {c['unresolved']} unresolved{far}" if c["branches"] else
                      f"topology      no saddles{far}")
+    if "cycles" in res:
+        for row in res.get("cycles").rows():
+            seconds = f" ({row['period']:.3g} s)" if unit == "s" else ""
+            what = (f"largest Lyapunov exponent {row['lyapunov_across']:.3g} per step"
+                    if row["kind"] == "chaos" else
+                    f"period {row['period_steps']:.6g} steps{seconds}, amplitude "
+                    f"{row['amplitude']:.3g}, residual {row['residual']:.1e}")
+            lines.append(f"cycle         [{row['label'] or 'all'}] {row['kind']}: {what}")
     if "continuation" in res:
         for row in res.get("continuation").rows():
             met = ", ".join(f"{row[kind]} {kind.replace('_', '-')} (first at s = {row['first_s'][kind]:.3g})"

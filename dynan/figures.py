@@ -253,6 +253,18 @@ def _fixed_point_structure(res, p, ax, c):
         if len(man):
             handles.append(Line2D([], [], color="black", linewidth=2.5, alpha=0.5,
                                   label="line attractor" if not man.closed.any() else "manifolds"))
+    if "cycles" in res:
+        cyc = res.get("cycles")
+        closed = [k for k in range(len(cyc)) if cyc.kind[k] != "chaos"]
+        for k in closed:
+            xyz = p.transform(cyc.cycle(k))[:, c]
+            _plot(ax, np.vstack([xyz, xyz[:1]]), color=colors.get(cyc.labels[k], "black"),
+                  linewidth=1.5, linestyle=(0, (3, 1)), zorder=3)
+        if closed:
+            periods = ", ".join(f"{cyc.period[k]:.3g}" for k in closed)
+            unit = "s" if cyc.dt != 1.0 else "steps"
+            handles.append(Line2D([], [], color="black", linewidth=1.5, linestyle=(0, (3, 1)),
+                                  label=f"cycle{'s' * (len(closed) > 1)}, period {periods} {unit}"))
     xy = p.transform(fps.xstar)[:, c] if len(fps) else np.zeros((0, len(c)))
     for kind, (marker, filled) in MARKERS.items():
         rows = np.flatnonzero(fps.stability == kind)
@@ -389,6 +401,49 @@ def alignment(results, ax=None, *, n_modes=3):
     ax.axvline(len(inputs) - 0.5, color=COLORS[5], linewidth=0.8)
     ax.figure.colorbar(image, ax=ax, shrink=0.8, label="|cos|")
     ax.set_title("slow modes: inputs | readout")
+    return ax
+
+
+#: Marker of each bifurcation kind in the bifurcation diagram.
+BIFURCATION_MARKERS = {"fold": "v", "pitchfork": "P", "period_doubling": "X",
+                       "neimark_sacker": "*"}
+
+
+def bifurcation_diagram(results, ax=None, *, component=0):
+    """The fixed points followed along each input path (the continuation stage): a
+    principal component of the state against the position on the path, ``s`` (0: zero
+    input, 1: the path's input); stable stretches solid, the rest dashed, one colour per
+    path; bifurcations marked by kind."""
+    from matplotlib.lines import Line2D
+
+    res = _results(results)
+    ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
+    cont = res.get("continuation")
+    p = res.pca()
+    paths = list(dict.fromkeys(cont.path.tolist()))
+    colors = dict(zip(paths, _cycle(COLORS)))
+    for b in range(len(cont)):
+        rows = slice(*cont.offsets[b:b + 2])
+        s, y = cont.s[rows], p.transform(cont.states[rows])[:, component]
+        stable = cont.stability[rows] == "stable"
+        for mask, style in ((stable, "-"), (~stable, "--")):
+            ax.plot(s, np.where(mask, y, np.nan), style, color=colors[cont.path[b]], linewidth=0.8)
+    bif = cont.bifurcations
+    for kind, marker in BIFURCATION_MARKERS.items():
+        rows = np.flatnonzero(bif.kind == kind)
+        if len(rows):
+            ax.plot(bif.s[rows], p.transform(bif.states[rows])[:, component], marker,
+                    color="black", markersize=4, linestyle="", zorder=3)
+    handles = [Line2D([], [], color=colors[path], label=path) for path in paths]
+    handles += [Line2D([], [], color="black", marker=BIFURCATION_MARKERS[kind], linestyle="",
+                       markersize=4, label=kind.replace("_", "-"))
+                for kind in BIFURCATION_MARKERS if (bif.kind == kind).any()]
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("position on the input path, s")
+    ax.set_ylabel(f"PC{component + 1}")
+    ax.set_title("fixed points as the input grows")
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=5)
     return ax
 
 
@@ -566,6 +621,7 @@ PANELS = {panel.name: panel for panel in (
     Panel("time_constants", time_constants, ("fixed_points",)),
     Panel("alignment", alignment, ("fixed_points",)),
     Panel("topology_graph", topology_graph, ("topology",)),
+    Panel("bifurcation_diagram", bifurcation_diagram, ("continuation", "pca")),
     Panel("speed", speed, ("fixed_points",)),
     Panel("trial_traces", _trial_traces, ("trials",), (SINGLE_COLUMN, 55), nrows=2),
     Panel("weights", weights, ("linearization",)),
@@ -577,7 +633,7 @@ PANELS = {panel.name: panel for panel in (
 #: PCs 1 and 2 (the integrator's line attractor, tDNMS's trial types).
 GENERIC = (("trajectories", 0, slice(0, 2)), ("trajectories_3d", 0, 2),
            ("eigenvalues", 1, 0), ("time_constants", 1, 1), ("topology_graph", 1, 2),
-           ("alignment", 2, 0), ("speed", 2, 1), ("weights", 2, 2))
+           ("alignment", 2, 0), ("bifurcation_diagram", 2, 1), ("speed", 2, 2))
 OVERVIEWS = {
     "flipflop": (("trajectories_3d", 0, slice(0, 2)), ("trajectories", 0, 2), *GENERIC[2:]),
     "integrator": GENERIC,
@@ -596,10 +652,8 @@ def overview(results):
     fig = plt.figure(figsize=mm(DOUBLE_COLUMN, 170), layout="constrained")
     network = res.attrs.get("network", {})
     model = Path(res.attrs.get("model_path") or "network from weights").stem
-    shows = ("" if "network/W_rec" in res.file
-             else "; no recurrent weights: the connectivity panel shows the Jacobian")
-    fig.suptitle(f"{model}: {network.get('kind', '')}, {network.get('n_units', '?')} units"
-                 f"{shows}", fontsize=7, x=0.01, ha="left")
+    fig.suptitle(f"{model}: {network.get('kind', '')}, {network.get('n_units', '?')} units",
+                 fontsize=7, x=0.01, ha="left")
     grid = fig.add_gridspec(3, 3)
     layout = OVERVIEWS.get(res.attrs.get("task"), GENERIC)
     for letter, (name, row, column) in zip("abcdefghij", layout):

@@ -13,7 +13,7 @@ in :data:`STAGES`, and its panel in :data:`dynan.figures.PANELS`.
 Examples
 --------
 >>> [stage.name for stage in STAGES]
-['pca', 'spectrum', 'fixed_points', 'linearization', 'topology', 'manifolds', 'continuation']
+['pca', 'spectrum', 'fixed_points', 'linearization', 'topology', 'manifolds', 'cycles', 'continuation']
 >>> REGISTRY["spectrum"].requires
 frozenset({'recurrent_weights'})
 """
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .bifurcations import Continuation, continuation_stage
+from .cycles import Cycles, cycles
 from .fixed_points import FixedPoints, fixed_points_stage
 from .linearization import Linearization, linearize
 from .manifolds import Manifolds, manifolds
@@ -75,6 +76,8 @@ STAGES = (
           description="the saddles' unstable manifolds, traced, and the fixed-point graph"),
     Stage("manifolds", manifolds, Manifolds, needs=("trials", "fixed_points"),
           description="line and ring attractors and slow manifolds, traced by continuation"),
+    Stage("cycles", cycles, Cycles, needs=("trials", "fixed_points"),
+          description="periodic orbits, invariant circles and chaos under each constant input"),
     Stage("continuation", continuation_stage, Continuation, needs=("trials", "fixed_points"),
           description="fixed points followed from zero input to each epoch's input, bifurcations"),
 )

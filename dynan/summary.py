@@ -58,6 +58,10 @@ class Summary:
     manifolds : list of dict
         One per traced manifold: its label, whether closed, dimension, length, extent,
         speed and time constants (:mod:`dynan.manifolds`).
+    cycles : list of dict
+        One per periodic orbit, invariant circle or chaotic attractor: its kind, input
+        condition, period (steps and seconds), amplitude, residual and stability
+        (:meth:`dynan.cycles.Cycles.rows`).
     bifurcations : list of dict
         One per input path the fixed points were followed along: its end input, branches,
         bifurcations by kind and where along the path each kind first occurs
@@ -89,6 +93,7 @@ class Summary:
     spectrum_time_constants: list = field(default_factory=list)
     topology: dict = field(default_factory=dict)
     manifolds: list = field(default_factory=list)
+    cycles: list = field(default_factory=list)
     bifurcations: list = field(default_factory=list)
     time_constant_unit: str = "steps"
     attractor: str = ""
@@ -135,6 +140,9 @@ class Summary:
         if "manifolds" in results:
             summary.manifolds = [{k: _json_number(v) for k, v in row.items()}
                                  for row in results.get("manifolds").rows()]
+        if "cycles" in results:
+            summary.cycles = [{k: _json_number(v) for k, v in row.items()}
+                              for row in results.get("cycles").rows()]
         if "continuation" in results:
             summary.bifurcations = results.get("continuation").rows()
         if "linearization" in results:
