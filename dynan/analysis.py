@@ -350,8 +350,8 @@ class Analysis:
         return self._stage("continuation", results, **options)
 
     def analyze(self, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
-                n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
-                wait=False):
+                n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), panels=None,
+                progress=None, wait=False):
         """Record, PCA by trial type, spectra, fixed points, linearization, topology and figures, in one call.
 
         Runs every stage of :data:`dynan.stages.STAGES` that applies to the network.
@@ -378,6 +378,9 @@ class Analysis:
             holding the marker :data:`dynan.output.MARKER`).
         formats : sequence of str, default ("pdf", "svg", "png")
             Figure formats; empty for no figures.
+        panels : sequence of str, optional
+            The panels to draw (names of :data:`dynan.figures.PANELS` and
+            ``"overview"``); by default all.
         progress : bool, optional
         wait : bool, default False
             When another process is writing ``out``, wait for it instead of raising
@@ -404,8 +407,8 @@ class Analysis:
         from .pipeline import analyze
 
         return analyze(self, trials, out, task=task, n_trials=n_trials, seed=seed,
-                       n_inits=n_inits, overwrite=overwrite, formats=formats, progress=progress,
-                       wait=wait)
+                       n_inits=n_inits, overwrite=overwrite, formats=formats, panels=panels,
+                       progress=progress, wait=wait)
 
     def _stage(self, name, results, **options):
         """Run stage ``name`` on a recording and store its result there when writable."""

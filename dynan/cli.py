@@ -49,6 +49,7 @@ def build_parser():
     analyze.add_argument("--format", default=",".join(FORMATS), type=_formats,
                          help="figure formats (default: %(default)s)")
     analyze.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    _panels_option(analyze)
     _import_option(analyze)
 
     batch = commands.add_parser(
@@ -79,6 +80,7 @@ def build_parser():
     figures.add_argument("--format", default=",".join(FORMATS), type=_formats,
                          help="figure formats (default: %(default)s)")
     figures.add_argument("--out", help="output folder (default: figures/ beside the file)")
+    _panels_option(figures)
     _import_option(figures)
 
     report = commands.add_parser("report", help="write the HTML report of a results file",
@@ -121,6 +123,20 @@ def _positive_seconds(text):
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text!r}")
     return value
+
+
+def _panels_option(command):
+    command.add_argument("--panels", type=_panels, help="panels to draw, comma-separated "
+                         "(default: every panel and the overview)")
+
+
+def _panels(text):
+    from .figures import check_panels
+
+    try:
+        return check_panels([p.strip() for p in text.split(",") if p.strip()])
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _formats(text):
@@ -284,7 +300,8 @@ def _analyze(args):
     import_modules(args.imports)
     an = dynan.load(model)
     with an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
-                    overwrite=args.overwrite, formats=args.format, wait=args.wait) as res:
+                    overwrite=args.overwrite, formats=args.format, panels=args.panels,
+                    wait=args.wait) as res:
         summary = Summary.read(Path(args.out) / "summary.json")
         print(f"analysed {Path(model).name}: results in {res.path}, figures in "
               f"{Path(args.out) / 'figures'}, report {Path(args.out) / 'report.html'}, "
@@ -322,7 +339,7 @@ def _figures(args):
     with Results(path) as res:
         res.check()
         out = Path(args.out) if args.out else path.parent / "figures"
-        written = figures.draw_all(res, out, args.format)
+        written = figures.draw_all(res, out, args.format, args.panels)
     print(f"{len(written)} files in {out}")
     return 0
 

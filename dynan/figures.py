@@ -732,31 +732,60 @@ def _drawn_texts(artist):
             if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
 
 
-def draw_all(results, out, formats=("pdf", "svg", "png")):
-    """Every panel of :data:`PANELS` whose data the file holds, and the overview, each as
-    its own figure file under ``out``.
+def check_panels(panels=None):
+    """The panel names to draw: ``panels`` checked against :data:`PANELS` and
+    ``"overview"``, or all of them (None).
+
+    >>> check_panels(["overview", "speed"])
+    ['overview', 'speed']
+    """
+    chosen = [*PANELS, "overview"] if panels is None else list(panels)
+    unknown = sorted(set(chosen) - {*PANELS, "overview"})
+    if unknown or not chosen:
+        raise ValueError(f"unknown panel {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join([*PANELS, 'overview'])}")
+    return chosen
+
+
+def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None):
+    """Panels of :data:`PANELS` and the overview, each as its own figure file under ``out``.
+
+    Parameters
+    ----------
+    results : path-like or Results
+    out : path-like
+        Folder for the files, ``<panel>.<format>``.
+    formats : sequence of str, default ("pdf", "svg", "png")
+    panels : sequence of str, optional
+        Names from :data:`PANELS` and ``"overview"``; by default all of them.
+
+    Returns
+    -------
+    list of Path
+        The files written.
 
     Raises
     ------
     ValueError
-        Where the file lacks what a panel needs (no panel is left out silently).
+        An unknown panel name, or a file that lacks what a chosen panel needs (no panel
+        is left out silently).
     """
     res = _results(results)
-    missing = {name: [n for n in panel.needs if n not in res.file]
-               for name, panel in PANELS.items()}
+    chosen = check_panels(panels)
+    layout = OVERVIEWS.get(res.attrs.get("task"), GENERIC)
+    drawn = {name for name in chosen if name in PANELS} | (
+        {name for name, *_ in layout} if "overview" in chosen else set())
+    missing = {name: [n for n in PANELS[name].needs if n not in res.file] for name in drawn}
     missing = {name: needs for name, needs in missing.items() if needs}
     if missing:
         raise ValueError(f"{res.file.filename} lacks what panels need: " + "; ".join(
-            f"{name} needs {', '.join(needs)}" for name, needs in missing.items()))
+            f"{name} needs {', '.join(needs)}" for name, needs in sorted(missing.items())))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with paper_style():
-        for name, panel in PANELS.items():
-            fig = panel.figure(res)
+        for name in chosen:
+            fig = overview(res) if name == "overview" else PANELS[name].figure(res)
             written += save(fig, out / name, formats)
             plt.close(fig)
-        fig = overview(res)
-        written += save(fig, out / "overview", formats)
-        plt.close(fig)
     return written

@@ -24,8 +24,8 @@ from .tasks import Trials
 
 
 def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
-            n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), progress=None,
-            options=None, wait=False):
+            n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), panels=None,
+            progress=None, options=None, wait=False):
     """Run the whole analysis of one network; see :meth:`Analysis.analyze`.
 
     ``options`` maps a stage name to keyword arguments for its ``run`` (e.g.
@@ -35,6 +35,10 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
     (:func:`dynan.output.exclusive`; ``wait`` waits for another writer).
     """
     out = Path(out)
+    if formats:
+        from .figures import check_panels
+
+        panels = check_panels(panels)
     inputs = [] if analysis.source is None else [analysis.source]
     output.check_target(out, overwrite=overwrite, inputs=inputs)
     trials = _trials(analysis, trials, task, n_trials, seed)
@@ -43,10 +47,10 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
                **(options or {})}
     with output.exclusive(out, wait=wait):
         output.check_target(out, overwrite=overwrite, inputs=inputs)  # as it is now, locked
-        return _analyze(analysis, trials, out, seed, formats, progress, options)
+        return _analyze(analysis, trials, out, seed, formats, panels, progress, options)
 
 
-def _analyze(analysis, trials, out, seed, formats, progress, options):
+def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
     d = analysis.dynamics
     work = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
     work.mkdir(parents=True)
@@ -74,7 +78,7 @@ def _analyze(analysis, trials, out, seed, formats, progress, options):
                 from . import figures
 
                 clock = time.perf_counter()
-                figures.draw_all(results, work / "figures", formats)
+                figures.draw_all(results, work / "figures", formats, panels)
                 seconds["figures"] = round(time.perf_counter() - clock, 3)
             summary = Summary.from_results(results, performance=performance, seconds=seconds,
                                            skipped=skipped)
