@@ -81,8 +81,12 @@ CHUNK = 256
 TAIL_ELEMENTS = 2**22
 
 
+DESCRIPTION = ("periodic orbits, invariant circles and chaos under constant inputs; cycle c "
+               "is states[offsets[c]:offsets[c+1]]; lyapunov columns: along, across (per step)")
+
+
 @dataclass(eq=False)
-class Cycles:
+class Cycles(h5.Table):
     """The cycles found, one row per cycle.
 
     Attributes
@@ -143,6 +147,10 @@ class Cycles:
     True
     """
 
+    COLUMNS = COLUMNS  # the module's, for :class:`dynan.h5.Table`
+    ARRAYS = ("inputs", "multipliers", "lyapunov", "offsets", "states")
+    DESCRIPTION = DESCRIPTION
+
     kind: np.ndarray
     labels: np.ndarray
     inputs: np.ndarray
@@ -193,24 +201,6 @@ class Cycles:
                  "lyapunov_across": self.lyapunov[c, 1].item(),
                  "max_multiplier": np.abs(self.multipliers[c, 0]).item()}
                 for c in range(len(self))]
-
-    def write(self, group):
-        """Write as plain datasets (no pickle)."""
-        for name in COLUMNS:
-            h5.write_column(group, name, getattr(self, name))
-        for name in ("inputs", "multipliers", "lyapunov", "offsets", "states"):
-            group.create_dataset(name, data=getattr(self, name))
-        group.attrs.update({"dt": self.dt, "description": DESCRIPTION})
-
-    @classmethod
-    def read(cls, group):
-        """Read what :meth:`write` wrote."""
-        return cls(**{name: h5.read_column(group[name]) for name in group},
-                   dt=float(group.attrs["dt"]))
-
-
-DESCRIPTION = ("periodic orbits, invariant circles and chaos under constant inputs; cycle c "
-               "is states[offsets[c]:offsets[c+1]]; lyapunov columns: along, across (per step)")
 
 
 def cycles(dynamics, results, *, inputs="epochs", n_starts=32, n_steps=3000, n_record=2048,

@@ -93,3 +93,31 @@ def read_column(dataset, index=slice(None)):
     if h5py.check_string_dtype(dataset.dtype) is not None:
         return dataset.asstr()[()][index].astype(str)
     return dataset[()][index]
+
+
+class Table:
+    """What a result of per-row columns and arrays needs to be stored: ``write`` and
+    ``read`` from three class attributes.
+
+    A dataclass subclass lists ``COLUMNS`` (1-D, text or numbers, written with
+    :func:`write_column`) and ``ARRAYS`` (plain datasets), and has a ``dt`` field, stored
+    as an attribute with its ``DESCRIPTION``.
+    """
+
+    COLUMNS = ()
+    ARRAYS = ()
+    DESCRIPTION = ""
+
+    def write(self, group):
+        """Write as plain datasets (no pickle)."""
+        for name in self.COLUMNS:
+            write_column(group, name, getattr(self, name))
+        for name in self.ARRAYS:
+            group.create_dataset(name, data=getattr(self, name))
+        group.attrs.update({"dt": self.dt, "description": self.DESCRIPTION})
+
+    @classmethod
+    def read(cls, group):
+        """Read what :meth:`write` wrote."""
+        return cls(**{name: read_column(group[name]) for name in group},
+                   dt=float(group.attrs["dt"]))

@@ -23,8 +23,12 @@ COLUMNS = ("labels", "closed", "dimension", "length", "extent", "max_speed",
            "slowest_time_constant", "memory_time", "shortest_memory_time")
 
 
+DESCRIPTION = ("continuous attractors and slow manifolds traced by continuation; manifold m "
+               "is points[offsets[m]:offsets[m+1]]")
+
+
 @dataclass(eq=False)
-class Manifolds:
+class Manifolds(h5.Table):
     """The traced manifolds, one row per manifold.
 
     Attributes
@@ -60,6 +64,10 @@ class Manifolds:
     dt : float
     """
 
+    COLUMNS = COLUMNS  # the module's, for :class:`dynan.h5.Table`
+    ARRAYS = ("inputs", "right", "left", "input_selection", "offsets", "points")
+    DESCRIPTION = DESCRIPTION
+
     labels: np.ndarray
     inputs: np.ndarray
     closed: np.ndarray
@@ -94,24 +102,6 @@ class Manifolds:
     def manifold(self, m):
         """The points of manifold ``m``, (P_m, N), in order along it."""
         return self.points[self.offsets[m]:self.offsets[m + 1]]
-
-    def write(self, group):
-        """Write as plain datasets (no pickle)."""
-        for name in COLUMNS:
-            h5.write_column(group, name, getattr(self, name))
-        for name in ("inputs", "right", "left", "input_selection", "offsets", "points"):
-            group.create_dataset(name, data=getattr(self, name))
-        group.attrs.update({"dt": self.dt, "description": DESCRIPTION})
-
-    @classmethod
-    def read(cls, group):
-        """Read what :meth:`write` wrote."""
-        return cls(**{name: h5.read_column(group[name]) for name in group},
-                   dt=float(group.attrs["dt"]))
-
-
-DESCRIPTION = ("continuous attractors and slow manifolds traced by continuation; manifold m "
-               "is points[offsets[m]:offsets[m+1]]")
 
 
 def manifolds(dynamics, results, *, step=0.05, max_points=200, max_iters=15):
