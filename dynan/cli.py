@@ -418,7 +418,8 @@ def _describe(res):
         c = res.get("topology").counts()
         far = f"; {c['outside_saddles']} saddles outside the visited region" if c["outside_saddles"] else ""
         lines.append(f"topology      {c['saddles']} saddles, {c['branches']} unstable branches: "
-                     f"{c['fixed_point']} reach a fixed point, {c['outside']} leave the visited "
+                     f"{c['fixed_point']} reach a fixed point, {c['cycle']} a cycle, "
+                     f"{c['outside']} leave the visited "
                      f"region, {c['unresolved']} unresolved{far}" if c["branches"] else
                      f"topology      no saddles{far}")
     if "cycles" in res:

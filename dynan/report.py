@@ -300,10 +300,10 @@ def _tables(summary):
     if "topology" in summary.stages:
         t = summary.topology
         out += ["<h2>Topology</h2>", _table(
-            ["saddles", "unstable branches", "to a fixed point", "unresolved",
+            ["saddles", "unstable branches", "to a fixed point", "to a cycle", "unresolved",
              "leave the visited region", "saddles outside"],
-            [[t["saddles"], t["branches"], t["fixed_point"], t["unresolved"], t["outside"],
-              t["outside_saddles"]]])]
+            [[t["saddles"], t["branches"], t["fixed_point"], t["cycle"], t["unresolved"],
+              t["outside"], t["outside_saddles"]]])]
     if "manifolds" in summary.stages:
         columns = ["label", "closed", "dimension", "length", "extent", "max_speed",
                    "slowest_time_constant", "memory_time", "shortest_memory_time"]
@@ -315,6 +315,20 @@ def _tables(summary):
                     "attractor) or undefined.</p>"]
         else:
             out.append('<p class="note">No line or ring attractor traced.</p>')
+    if "cycles" in summary.stages:
+        columns = ["label", "kind", "period_steps", "period", "amplitude", "residual",
+                   "lyapunov_along", "lyapunov_across", "n_starts"]
+        out.append("<h2>Cycles</h2>")
+        out.append(_table([c.replace("_", " ") for c in columns],
+                          [[c[k] for k in columns] for c in summary.cycles])
+                   if summary.cycles else '<p class="note">No cycle: every start settled.</p>')
+    if "continuation" in summary.stages:
+        kinds = ["fold", "pitchfork", "period_doubling", "neimark_sacker"]
+        out += ["<h2>Bifurcations</h2>", _table(
+            ["path", "branches", *(k.replace("_", " ") for k in kinds), "first at s"],
+            [[row["path"], row["branches"], *(row[k] for k in kinds),
+              ", ".join(f"{k.replace('_', ' ')} {s:.3g}" for k, s in row["first_s"].items())]
+             for row in summary.bifurcations])]
     return "\n".join(out)
 
 

@@ -13,7 +13,7 @@ in :data:`STAGES`, and its panel in :data:`dynan.figures.PANELS`.
 Examples
 --------
 >>> [stage.name for stage in STAGES]
-['pca', 'spectrum', 'fixed_points', 'linearization', 'topology', 'manifolds', 'cycles', 'continuation']
+['pca', 'spectrum', 'fixed_points', 'linearization', 'cycles', 'topology', 'manifolds', 'continuation']
 >>> REGISTRY["spectrum"].requires
 frozenset({'recurrent_weights'})
 """
@@ -72,12 +72,12 @@ STAGES = (
           description="fixed and slow points under zero input and each epoch's input, linearized"),
     Stage("linearization", linearize, Linearization, needs=("trials", "fixed_points"),
           description="Jacobians along the mean trajectories and at the main attractor"),
+    Stage("cycles", cycles, Cycles, needs=("trials", "fixed_points"),
+          description="periodic orbits, invariant circles and chaos under each constant input"),
     Stage("topology", topology, Topology, needs=("trials", "fixed_points"),
           description="the saddles' unstable manifolds, traced, and the fixed-point graph"),
     Stage("manifolds", manifolds, Manifolds, needs=("trials", "fixed_points"),
           description="line and ring attractors and slow manifolds, traced by continuation"),
-    Stage("cycles", cycles, Cycles, needs=("trials", "fixed_points"),
-          description="periodic orbits, invariant circles and chaos under each constant input"),
     Stage("continuation", continuation_stage, Continuation, needs=("trials", "fixed_points"),
           description="fixed points followed from zero input to each epoch's input, bifurcations"),
 )

@@ -4,7 +4,8 @@ From each saddle, the dynamics under the saddle's own input are run forward from
 ``xstar ± eps·v`` along each unstable eigenvector ``v`` (for a complex pair, along its
 real part), as Sussillo & Barak (2013) do by hand for the flip-flop. A branch ends when
 it comes within ``capture`` of a stable or marginal fixed point of the same input
-(``end = "fixed_point"``), when it settles where no fixed point is known
+(``end = "fixed_point"``) or of a periodic orbit or invariant circle under that input (the
+cycles stage's, where it ran first; ``"cycle"``), when it settles where no fixed point is known
 (``"unresolved"``), when it leaves the visited region (``"outside"``), or after
 ``max_steps`` steps (``"unresolved"``). Distances are in units of the recording's
 spread (:func:`dynan.fixed_points.visited_region`).
@@ -22,7 +23,7 @@ from . import h5, stability
 from .fixed_points import visited_region
 
 #: What a branch can end at.
-ENDS = ("fixed_point", "unresolved", "outside")
+ENDS = ("fixed_point", "cycle", "unresolved", "outside")
 
 
 @dataclass(eq=False)
@@ -34,7 +35,8 @@ class Topology:
     source : ndarray (E,) of int
         The saddle each branch starts from (its row in the fixed points).
     target : ndarray (E,) of int
-        The fixed point it reaches, or -1 (see ``end``).
+        The fixed point it reaches (its row), or the cycle (its row in the cycles stage's
+        result) where ``end`` is ``"cycle"``; -1 otherwise.
     end : ndarray (E,) of str
         One of :data:`ENDS`.
     mode : ndarray (E,) of int
@@ -100,7 +102,7 @@ class Topology:
 
     def __repr__(self):
         ends = ", ".join(f"{int((self.end == e).sum())} to {e.replace('_', ' ')}s"
-                         if e == "fixed_point" else f"{int((self.end == e).sum())} {e}"
+                         if e in ("fixed_point", "cycle") else f"{int((self.end == e).sum())} {e}"
                          for e in ENDS if (self.end == e).any())
         return (f"<Topology: {len(set(self.source.tolist()))} saddles, {len(self)} branches"
                 f"{': ' + ends if ends else ''}>")
@@ -126,7 +128,8 @@ class Topology:
         """The fixed-point graph as a :class:`networkx.DiGraph`.
 
         Nodes are the fixed points' rows (attributes ``label``, ``stability`` and
-        ``outside``), plus ``"outside"`` and ``"unresolved"`` where branches end there;
+        ``outside``), ``"cycle <row>"`` for the cycles branches reach, and ``"outside"``
+        and ``"unresolved"`` where branches end there;
         one edge per branch (several branches between two nodes become one edge with a
         ``branches`` list), with ``mode``, ``eigval``, ``sign``, ``length``, ``steps``
         and ``duration``.
@@ -147,7 +150,8 @@ class Topology:
         for e in range(len(self)):
             if self.source[e] not in g or (self.end[e] == "fixed_point" and self.target[e] not in g):
                 continue
-            node = int(self.target[e]) if self.end[e] == "fixed_point" else str(self.end[e])
+            node = {"fixed_point": int(self.target[e]),
+                    "cycle": f"cycle {self.target[e]}"}.get(self.end[e], str(self.end[e]))
             attrs = {"mode": int(self.mode[e]), "eigval": complex(self.eigval[e]),
                      "sign": int(self.sign[e]), "length": float(self.length[e]),
                      "steps": int(self.steps[e]), "duration": float(self.duration[e])}
@@ -210,6 +214,7 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
     Topology
     """
     fps = results.fixed_points()
+    curves = _cycle_curves(results.get("cycles")) if "cycles" in results else []
     visited, center, scale = visited_region(results.hidden)
     reach = np.max(np.linalg.norm(visited - center, axis=1)) + outside * scale
     starts, meta = _branch_starts(fps, eps * scale)
@@ -238,6 +243,11 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
         target[active[caught]] = nearest[caught]
         end[active[caught]] = "fixed_point"
         done |= caught
+        for k, (x_cycle, a, d) in curves:
+            near = ~done & np.all(np.isclose(u[active], x_cycle), axis=1)  # same input
+            near[near] = _distance_to_curve(x_next[near], a, d) <= capture * scale
+            target[active[near]], end[active[near]] = k, "cycle"
+            done |= near
         gone = ~done & (np.linalg.norm(x_next - center, axis=1) > reach)
         end[active[gone]] = "outside"
         done |= gone
@@ -251,6 +261,22 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
     return Topology(meta["source"], target, end.astype(str), meta["mode"], meta["sign"],
                     meta["eigval"], length, steps, offsets, states, fps.labels,
                     fps.stability, fps.outside, dt=float(results.attrs["dt"]), scale=scale)
+
+
+def _cycle_curves(cycles):
+    """(row, (input, segment starts, segment vectors)) of each closed cycle (not chaos)."""
+    curves = []
+    for k in np.flatnonzero(cycles.kind != "chaos"):
+        a = cycles.cycle(k)
+        curves.append((k, (cycles.inputs[k], a, np.roll(a, -1, axis=0) - a)))
+    return curves
+
+
+def _distance_to_curve(x, a, d):
+    """Distance of each state (m, N) to the closed polygon of segments ``a + t d``."""
+    t = np.einsum("mkn,kn->mk", x[:, None] - a[None], d) / np.maximum(np.sum(d * d, axis=1), 1e-300)
+    closest = a[None] + np.clip(t, 0, 1)[..., None] * d[None]
+    return np.min(np.linalg.norm(x[:, None] - closest, axis=2), axis=1)
 
 
 def _branch_starts(fps, eps):

@@ -86,8 +86,8 @@ def test_manifolds_and_topology_are_in_the_summary_and_info(tmp_path, capsys):
     with an.analyze(out=tmp_path / "it", n_trials=32, n_inits=64, formats=(), progress=False) as res:
         path, stored = res.path, res.get("manifolds")
     summary = dynan.Summary.read(tmp_path / "it" / "summary.json")
-    assert summary.topology == {"saddles": 0, "branches": 0, "fixed_point": 0, "unresolved": 0,
-                                "outside": 0, "outside_saddles": 0}
+    assert summary.topology == {"saddles": 0, "branches": 0, "fixed_point": 0, "cycle": 0,
+                                "unresolved": 0, "outside": 0, "outside_saddles": 0}
     assert [m["closed"] for m in summary.manifolds] == stored.closed.tolist() == [False]
     assert summary.manifolds[0]["extent"] == stored.extent[0]
     assert main(["info", str(path)]) == 0

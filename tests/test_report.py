@@ -117,7 +117,7 @@ def test_report_tables_are_the_summary(analyzed, report):
                           *(f"{t:.3g}" for t in summary.leading_time_constants)]
     t = summary.topology
     assert tables["Topology"][1] == [str(t[k]) for k in (
-        "saddles", "branches", "fixed_point", "unresolved", "outside", "outside_saddles")]
+        "saddles", "branches", "fixed_point", "cycle", "unresolved", "outside", "outside_saddles")]
     assert t["saddles"] > 0
     assert "No line or ring attractor traced." in text
 

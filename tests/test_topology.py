@@ -191,3 +191,19 @@ def test_a_saturated_gru_has_its_far_points_flagged_outside(tmp_path):
     inside = sum(summary.counts[k] for k in dynan.stability.KINDS)
     assert inside == (~fps.outside).sum() <= 27 - 19
     assert summary.counts["outside"] == fps.outside.sum() >= 19
+
+
+def test_branches_that_spiral_onto_a_cycle_end_there():
+    """tDNMS between trials: its one saddle's branches spiral out onto the invariant circle
+    that the cycles stage finds under the same input."""
+    an = dynan.load(dynan.example_model("tdnms_leaky"))
+    an.record(tasks.tdnms(32, seed=0))
+    fps = an.fixed_points(n_inits=64)
+    cyc = an.cycles()
+    topo = an.topology()
+    assert len(topo) and set(topo.end) == {"cycle"}
+    for e in range(len(topo)):
+        k = topo.target[e]
+        np.testing.assert_array_equal(cyc.inputs[k], fps.inputs[topo.source[e]])
+        assert cyc.kind[k] == "circle"
+    assert {f"cycle {k}" for k in topo.target} <= set(topo.graph().nodes)
