@@ -198,7 +198,7 @@ def _full(scene):
         pytest.skip("a small file system needs root; test_disk_full_injected covers this case")
     path = scene.tmp / "full"
     path.mkdir()
-    _mount(scene, path, "size=3m")
+    _mount(scene, path, "size=8m")  # the earlier folder (about 5 MB) fits; a second does not
     shutil.copytree(scene.shared["earlier"], path / "earlier")
     scene.protect(path / "earlier")
     return path
