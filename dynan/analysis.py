@@ -34,8 +34,8 @@ class Analysis:
     Made by :func:`dynan.load` or :func:`dynan.from_weights`. The stage methods
     (:meth:`pca`, :meth:`spectrum`, :meth:`fixed_points`, :meth:`linearization`)
     analyse a recording: the one given as ``results``, or else the latest made by
-    :meth:`record`, and store their result in it, each group all or nothing and in
-    place (no copy of the file). The file must be open for writing, as :meth:`record`
+    :meth:`record`, and store their result in it, each group all or nothing (see
+    :meth:`dynan.Results.store`). The file must be open for writing, as :meth:`record`
     opens it (or ``dynan.Results(path, mode="r+")``); the ``Results`` handle stays
     open and valid.
 

@@ -61,11 +61,13 @@ def new_file(path, *, overwrite=False):
 
 def store_group(parent, name, write):
     """Call ``write`` on a new group ``name`` under ``parent``, replacing one already there,
-    all or nothing.
+    all or nothing against errors.
 
     The group is written under a temporary name and takes ``name`` only once complete
-    (an error on the way removes it and leaves the old group as it was). Nothing is
-    copied: the file is changed in place, and flushed.
+    (an error on the way removes it and leaves the old group as it was). The file is
+    changed in place and flushed: for a file that is being made (:func:`new_file`) or
+    lives in memory. HDF5 is not safe against a kill in the middle of a write; a file that
+    exists goes through :func:`replace_group`.
     """
     tmp = f".{name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -93,6 +95,28 @@ def read_column(dataset, index=slice(None)):
     if h5py.check_string_dtype(dataset.dtype) is not None:
         return dataset.asstr()[()][index].astype(str)
     return dataset[()][index]
+
+
+def replace_group(path, name, write):
+    """:func:`store_group` into the file at ``path``, safe against errors and kills alike.
+
+    The group is stored into a copy of the file beside it, which then replaces the file
+    (``os.replace``): whatever happens, the file at ``path`` is the old one or the new
+    one, never a mix. The file must not be open for writing elsewhere.
+    """
+    import shutil
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        shutil.copyfile(path, tmp)
+        shutil.copymode(path, tmp)
+        with h5py.File(tmp, "r+") as f:
+            store_group(f, name, write)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 class Table:

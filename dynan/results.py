@@ -4,7 +4,7 @@ Every analysis stage writes into one HDF5 file whose layout is documented in
 README.md ("Results file") and versioned by the root attribute ``dynan_schema``.
 Plain ``h5py`` reads it without dynan. New files are written all or nothing (into a
 temporary file beside the target, renamed over it only on success), and each
-stage's group is stored all or nothing, in place (:func:`dynan.h5.store_group`).
+stage's group is stored all or nothing (:meth:`Results.store`).
 """
 
 import json
@@ -40,9 +40,14 @@ class TrialArray:
     (10, 200, 128)
     """
 
-    def __init__(self, dataset, index=None):
-        self.dataset = dataset
+    def __init__(self, results, name, index=None):
+        self._results, self._name = results, name
         self.index = index
+
+    @property
+    def dataset(self):
+        """The dataset, looked up in the file as it is now (a store reopens the file)."""
+        return self._results.file[self._name]
 
     @property
     def shape(self):
@@ -113,8 +118,12 @@ class Results:
     """
 
     def __init__(self, source, mode="r", *, _index=None):
-        if isinstance(source, h5py.File):
-            self.file = source
+        self._parent = source if isinstance(source, Results) else None  # a selection's
+        self._opened = not isinstance(source, (h5py.File, Results))  # by this, from a path
+        if self._parent is not None:
+            pass
+        elif isinstance(source, h5py.File):
+            self._file = source
         else:
             if mode not in MODES:
                 raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
@@ -123,7 +132,7 @@ class Results:
                 raise FileNotFoundError(f"no results file at {path}")
             if not h5py.is_hdf5(path):
                 raise ValueError(f"{path} is not an HDF5 file")
-            self.file = _open(path, mode)
+            self._file = _open(path, mode)
         try:
             schema = self.file.attrs.get("dynan_schema")
         except Exception as err:  # h5py raises several types for a damaged header
@@ -135,6 +144,11 @@ class Results:
             raise ValueError(f"{self.file.filename} has results schema {schema}; this dynan reads "
                              f"up to {SCHEMA_VERSION}: upgrade dynan")
         self._index = _index
+
+    @property
+    def file(self):
+        """The open ``h5py.File`` (a selection's is its whole file's)."""
+        return self._file if self._parent is None else self._parent.file
 
     @property
     def path(self):
@@ -152,7 +166,7 @@ class Results:
 
     def _trial_array(self, name):
         group = self.file["trials"]
-        return TrialArray(group[name], self._index) if name in group else None
+        return TrialArray(self, f"trials/{name}", self._index) if name in group else None
 
     @property
     def inputs(self):
@@ -213,10 +227,20 @@ class Results:
         """Store ``result`` as group ``name``, replacing what was there, all or nothing.
 
         The file must be open for writing (``mode="r+"``, as :meth:`Analysis.record`
-        opens it); nothing else in the file is touched or copied.
+        opens it); nothing else in the file is changed. A file this object opened from
+        a path is written by :func:`dynan.h5.replace_group` (closed, copied, stored into
+        and put back, then reopened), so that even a kill leaves it whole; a handle you
+        opened yourself, or a file in memory, is written in place.
         """
         self.require_writable()
-        h5.store_group(self.file, name, result.write)
+        if not (self._opened and self.path is not None):
+            return h5.store_group(self.file, name, result.write)
+        path = self.path
+        self.file.close()
+        try:
+            h5.replace_group(path, name, result.write)
+        finally:
+            self._file = _open(path, "r+")
 
     def require_writable(self):
         """Raise a ValueError that says how to reopen, unless the file is open for writing."""
@@ -303,7 +327,7 @@ class Results:
         (20, 0)
         """
         rows = np.flatnonzero(condition_mask(self.conditions, conditions))
-        return Results(self.file, _index=rows if self._index is None else self._index[rows])
+        return Results(self, _index=rows if self._index is None else self._index[rows])
 
     def __len__(self):
         return self.file["trials/inputs"].shape[0] if self._index is None else len(self._index)

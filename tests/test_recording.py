@@ -76,14 +76,17 @@ class CountingDataset:
         return self.dataset[key]
 
 
-def test_reads_are_lazy_and_select_by_condition(tdnms_model, trials, tmp_path):
+def test_reads_are_lazy_and_select_by_condition(tdnms_model, trials, tmp_path, monkeypatch):
     res = tdnms_model.record(trials, tmp_path / "r.h5", progress=False)
     full = tdnms_model.run(trials)
     sl = res.select(trial_type="SL")
     expected = trials.conditions["trial_type"] == "SL"
     assert len(sl) == expected.sum() == 12 and sl.trial_types == ("SL",)
     hidden = sl.hidden
-    hidden.dataset = CountingDataset(hidden.dataset)
+    counting = CountingDataset(hidden.dataset)
+    plain = type(hidden).dataset.fget
+    monkeypatch.setattr(type(hidden), "dataset",
+                        property(lambda self: counting if self is hidden else plain(self)))
     first_two = hidden[:2, 150]
     assert hidden.dataset.rows == list(np.flatnonzero(expected)[:2])
     np.testing.assert_allclose(first_two, full.hidden[expected][:2, 150], atol=1e-6)
