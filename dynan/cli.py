@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -164,7 +165,7 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     os.environ["PYTHONWARNINGS"] = "ignore"
     try:
-        with _terminate_on_sigterm():
+        with _stop_on_signals():
             return COMMANDS[args.command](args)
     except BrokenPipeError:  # the reader of stdout went away (`dynan info F | head`): fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -208,15 +209,29 @@ class Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def _terminate_on_sigterm():
+def _stop_on_signals():
+    """SIGTERM raises :class:`Terminated` in the main thread (as SIGINT raises
+    KeyboardInterrupt), so that cleanup runs; and an interrupt that Python would swallow,
+    raised inside a weakref callback or a ``__del__`` (where exceptions are only printed),
+    is signalled again, so that the run still stops."""
     def handler(signum, frame):
         raise Terminated()
 
+    def unraisable(info):
+        if info.exc_type is not None and issubclass(info.exc_type, (KeyboardInterrupt, Terminated)):
+            signum = signal.SIGTERM if issubclass(info.exc_type, Terminated) else signal.SIGINT
+            # a moment later, from another thread: not inside this callback again
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        else:
+            hook(info)
+
     previous = signal.signal(signal.SIGTERM, handler)
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = hook
 
 
 def _system_error_behind(err):

@@ -30,6 +30,7 @@ A recording with the PCA and fixed points that the trajectories panel draws:
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import cycle
 from pathlib import Path
 from typing import Callable
 
@@ -139,7 +140,7 @@ def _by_trial_type(res, p, ax, c):
     """Mean trajectory of each trial type, a dot where each epoch starts (the default)."""
     starts = sorted({int(np.median(bounds[:, 0])) for bounds in res.epochs.values()})
     handles = []
-    for g, (group, color) in enumerate(zip(p.groups.tolist(), _cycle(COLORS))):
+    for g, (group, color) in enumerate(zip(p.groups.tolist(), cycle(COLORS))):
         m = p.condition_means[g][:, c]
         handles.append(_plot(ax, m, color=color, label=" ".join(group)))
         _plot(ax, m[[t for t in starts if t < len(m)]], "o", color=color, markersize=2)
@@ -155,7 +156,7 @@ def _flipflop(res, p, ax, c, per_pattern=3):
     last = _last_pulse(np.asarray(res.inputs))[1][:, -1].max(axis=1)  # the last pulse on any bit
     handles = []
     patterns = [t for t in res.trial_types if "0" not in t]
-    for pattern, color in zip(patterns, _cycle(COLORS)):
+    for pattern, color in zip(patterns, cycle(COLORS)):
         lines = [_plot(ax, p.transform(res.hidden[trial, max(last[trial] - 1, 0):])[:, c],
                        color=color, linewidth=0.7, label=pattern)
                  for trial in np.flatnonzero(types == pattern)[:per_pattern]]
@@ -186,12 +187,6 @@ def _integrator(res, p, ax, c, n_trials=24):
 
 #: How each task's trajectories are drawn; other tasks get :func:`_by_trial_type`.
 TRAJECTORY_STYLES = {"flipflop": _flipflop, "integrator": _integrator, "tdnms": _by_trial_type}
-
-
-def _cycle(colors):
-    from itertools import cycle
-
-    return cycle(colors)
 
 
 def trajectories(results, ax=None, *, components=(0, 1), fixed_points=True):
@@ -235,7 +230,7 @@ def _fixed_point_structure(res, p, ax, c):
     if far:
         ax.set_title(f"{far} fixed points outside the visited region not shown", fontsize=5)
     conditions = sorted(set(fps.labels.tolist()))
-    colors = dict(zip(conditions, _cycle(CONDITION_COLORS)))
+    colors = dict(zip(conditions, cycle(CONDITION_COLORS)))
     handles = []
     if "topology" in res:
         topo = res.get("topology")
@@ -421,7 +416,7 @@ def bifurcation_diagram(results, ax=None, *, component=0):
     cont = res.get("continuation")
     p = res.pca()
     paths = list(dict.fromkeys(cont.path.tolist()))
-    colors = dict(zip(paths, _cycle(COLORS)))
+    colors = dict(zip(paths, cycle(COLORS)))
     for b in range(len(cont)):
         rows = slice(*cont.offsets[b:b + 2])
         s, y = cont.s[rows], p.transform(cont.states[rows])[:, component]
