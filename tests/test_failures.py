@@ -472,8 +472,18 @@ def test_failure_table_row(row, shared, tmp_path):
 
 
 def _interrupt(argv, scene, signum):
-    """Start the command, signal it once its work folder exists, and give it 2 s to end."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Start the command, signal it once its work folder exists, and give it 2 s to end.
+
+    The command starts with the default response to SIGINT and SIGTERM, as a command in
+    a terminal's foreground does, even when these tests run in a background job (which a
+    shell starts with SIGINT ignored, and the ignoring is inherited).
+    """
+    def foreground():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=foreground)
     deadline = time.monotonic() + 120
     while not list(scene.tmp.glob(".earlier.*.tmp")):
         assert process.poll() is None and time.monotonic() < deadline, "the run never started"
