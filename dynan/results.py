@@ -118,10 +118,10 @@ class Results:
     """
 
     def __init__(self, source, mode="r", *, _index=None):
-        self._parent = source if isinstance(source, Results) else None  # a selection's
+        self._parent = None  # a selection's: the Results it selects from
         self._opened = not isinstance(source, (h5py.File, Results))  # by this, from a path
-        if self._parent is not None:
-            pass
+        if isinstance(source, Results):
+            self._parent = source
         elif isinstance(source, h5py.File):
             self._file = source
         else:

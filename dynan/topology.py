@@ -243,7 +243,7 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
         target[active[caught]] = nearest[caught]
         end[active[caught]] = "fixed_point"
         done |= caught
-        for k, (x_cycle, a, d) in curves:
+        for k, x_cycle, a, d in curves:
             near = ~done & np.all(np.isclose(u[active], x_cycle), axis=1)  # same input
             near[near] = _distance_to_curve(x_next[near], a, d) <= capture * scale
             target[active[near]], end[active[near]] = k, "cycle"
@@ -264,11 +264,11 @@ def topology(dynamics, results, *, eps=1e-3, capture=0.05, outside=3.0, max_step
 
 
 def _cycle_curves(cycles):
-    """(row, (input, segment starts, segment vectors)) of each closed cycle (not chaos)."""
+    """(row, input, segment starts, segment vectors) of each closed cycle (not chaos)."""
     curves = []
     for k in np.flatnonzero(cycles.kind != "chaos"):
         a = cycles.cycle(k)
-        curves.append((k, (cycles.inputs[k], a, np.roll(a, -1, axis=0) - a)))
+        curves.append((k, cycles.inputs[k], a, np.roll(a, -1, axis=0) - a))
     return curves
 
 
