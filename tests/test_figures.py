@@ -89,3 +89,23 @@ def test_count_axes_have_integer_ticks(analysed):
     (ax,) = [a for a in fig.axes if a.get_ylabel() == "points"]
     ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_worker_processes_draw_what_one_process_draws(analysed, tmp_path):
+    res, _ = analysed["tdnms_leaky"]
+    alone = figures.draw_all(res, tmp_path / "alone", ("png",), jobs=1)
+    shared = figures.draw_all(res, tmp_path / "shared", ("png",), jobs=2)
+    assert [p.name for p in shared] == [p.name for p in alone] == [
+        f"{name}.png" for name in [*figures.PANELS, "overview"]]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(alone, shared))
+
+
+@pytest.mark.parametrize("font", ["Liberation Sans", "DejaVu Sans"])
+def test_pdfs_embed_one_font_with_editable_text(analysed, tmp_path, monkeypatch, font):
+    """TrueType text, and no "fi" ligature glyph (DejaVu Sans puts it in a second font
+    subset, which an editor cannot change back into letters)."""
+    monkeypatch.setitem(figures.STYLE, "font.sans-serif", [font, "DejaVu Sans"])
+    res, _ = analysed["flipflop_leaky"]
+    (pdf,) = figures.draw_all(res, tmp_path, ("pdf",), ["speed"])
+    data = pdf.read_bytes()
+    assert data.count(b"/FontFile2") == 1 and b"/Subtype /Type3" not in data
