@@ -207,6 +207,22 @@ class Dynamics(ABC):
         where the weights allow it; None otherwise (the caller then factorises)."""
         return None
 
+    def tangent(self, h, x):
+        """Products with the Jacobians ``J = dF/dh`` at states ``h`` (B, N) under inputs
+        ``x`` (B, n_in), without forming them where the dynamics have a closed form.
+
+        Returns
+        -------
+        callable
+            ``apply(v, rows, transpose=False)``: ``J[rows] v`` (or ``J[rows]^T v``) for
+            vectors ``v`` of shape (len(rows), N). This default forms the Jacobians once.
+        """
+        J = self._jacobian(h, x)
+
+        def apply(v, rows, transpose=False):
+            return np.einsum("bji,bj->bi" if transpose else "bij,bj->bi", J[rows], v)
+        return apply
+
     def is_odd(self, x):
         """Whether ``F(-h, x) = -F(h, x)`` for every ``h``, for each input row of ``x``
         (B, n_in); the mirror image of a fixed point is then one too."""
@@ -330,6 +346,21 @@ class LeakyDynamics(Dynamics):
         y = np.linalg.solve(K, ((a if rate else d * a) @ U)[..., None])[..., 0]
         back = y @ V.T
         return (a - (w * back if rate else back / delta)) / self.gamma
+
+    def tangent(self, h, x):
+        """``O(N^2)`` products: ``J v = (1 - g) v + g d (v W_rec)`` (rate leak) or
+        ``(1 - g) v + g (d v) W_rec`` (current leak), ``d`` the activation's slope."""
+        g = self.gamma
+        rate = self.leak == "rate"
+        d = g * self._df(self._drive(h, x) if rate else h)
+
+        def apply(v, rows, transpose=False):
+            if rate != transpose:
+                out = d[rows] * (v @ (self._W_rec_T if transpose else self.W_rec))
+            else:
+                out = (d[rows] * v) @ (self._W_rec_T if transpose else self.W_rec)
+            return out + (1 - g) * v
+        return apply
 
     def is_odd(self, x):
         if self.activation not in activations.ODD:

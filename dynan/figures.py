@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -782,9 +783,11 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, jobs=N
     panels : sequence of str, optional
         Names from :data:`PANELS` and ``"overview"``; by default all of them.
     jobs : int, optional
-        Processes that draw, one figure at a time each. By default one per CPU, and
-        one (this process) where this process may not start others (a daemonic Dask
-        or multiprocessing worker) or the results live in memory.
+        At most this many processes draw, one figure at a time each; by default one
+        per CPU. Figures draw in this process alone off Linux (where only a fresh
+        interpreter could start them), in a thread other than the main one, in a
+        process that may not start others (a daemonic Dask or multiprocessing worker),
+        and for results in memory.
 
     Returns
     -------
@@ -810,15 +813,16 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, jobs=N
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     context = _context()
-    if jobs is None:
-        jobs = 1 if context is None or multiprocessing.current_process().daemon else \
-            len(os.sched_getaffinity(0))
-    if min(jobs, len(chosen)) <= 1 or res.path is None or res._index is not None:
+    if jobs is None:  # the CPUs this process may use (Linux), or one
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    jobs = min(jobs, len(chosen))
+    if (jobs <= 1 or context is None or multiprocessing.current_process().daemon
+            or threading.current_thread() is not threading.main_thread()
+            or res.path is None or res._index is not None):
         return [path for name in chosen for path in _draw(res, name, out, formats)]
     # The overview first: it takes longest, and the others fill the other processes.
     order = sorted(chosen, key=lambda name: name != "overview")
-    with ProcessPoolExecutor(min(jobs, len(chosen)), mp_context=context,
-                             initializer=_quiet_worker) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_quiet_worker) as pool:
         futures = {name: pool.submit(_draw, res.path, name, out, formats) for name in order}
         try:
             return [path for name in chosen for path in futures[name].result()]

@@ -26,7 +26,11 @@ one point, represented by the one with the lowest ``q``. No other rule removes p
 The linear algebra runs in cache-sized chunks on two threads. Where the dynamics can
 solve Newton's systems without the Jacobian (``Dynamics.solve_newton``: Woodbury's
 identity for weights that are low rank plus a multiple of the identity, as in Hopfield
-and low-rank networks), they do; equal Jacobians are decomposed once.
+and low-rank networks), they do. Above ``DENSE_UNITS`` units, Newton's systems are
+solved by GMRES on Jacobian products (``Dynamics.tangent``) wherever it converges, as it
+does quickly where the Jacobian has few eigenvalues near or beyond the unit circle
+(trained networks), and each point keeps its leading modes, computed by ARPACK; equal
+Jacobians are decomposed once.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +47,13 @@ from .stability import FIXED_TOL, KINDS, MARGINAL_TOL, MAX_SLOW_Q
 SHORT_STEP, SHORT_STREAK = 1 / 4, 4
 #: Jacobian entries handled at once: chunks this small stay in cache (and in the heap).
 CHUNK_ELEMENTS = 2**20
+#: Above this many units, Newton's systems are solved by GMRES on Jacobian products
+#: (O(N^2) each, KRYLOV_DIM at most per step) instead of dense factorisations (O(N^3)).
+DENSE_UNITS = 256
+KRYLOV_DIM, KRYLOV_RTOL = 60, 1e-10
+#: Above DENSE_UNITS units, fixed points keep their leading modes by modulus: at least
+#: this many, and all that grow or are marginal (see :func:`_leading`).
+LEADING_MODES = 16
 
 
 @dataclass(eq=False)
@@ -69,11 +80,13 @@ class FixedPoints:
         Iterations taken.
     J_xstar : ndarray (K, N, N)
         Jacobian ``dF/dh`` at each point.
-    eigval_J_xstar : ndarray (K, N), complex
-        Its eigenvalues, sorted by decreasing modulus.
-    eigvec_J_xstar : ndarray (K, N, N), complex
+    eigval_J_xstar : ndarray (K, M), complex
+        Its eigenvalues, sorted by decreasing modulus: all of them (``M = N``) up to
+        ``DENSE_UNITS`` units; above, the leading ones, which include every growing and
+        marginal mode and the slowest decaying ones (``M`` at least ``LEADING_MODES``).
+    eigvec_J_xstar : ndarray (K, N, M), complex
         Right eigenvectors, in columns.
-    left_eigvec_J_xstar : ndarray (K, N, N), complex
+    left_eigvec_J_xstar : ndarray (K, N, M), complex
         Left eigenvectors, in columns, scaled so that ``L^H R = I``.
     dFdu : ndarray (K, N, n_in)
         Input Jacobian ``dF/du`` (B of the linear model).
@@ -495,6 +508,7 @@ class _Solver:
     def __init__(self, dynamics, x, tol, pool):
         self.d, self.x, self.tol, self.pool = dynamics, x, tol, pool
         self.diagonal = np.arange(dynamics.n_units)
+        self.krylov_ok = np.ones(len(x), dtype=bool)  # GMRES has not failed this start yet
 
     def G(self, h, rows):
         return self.d._step(h, self.x[rows], None) - h  # shapes are known good here
@@ -507,6 +521,24 @@ class _Solver:
         J[:, self.diagonal, self.diagonal] -= 1
         return J
 
+    def newton_steps(self, h, rows, G):
+        """Newton steps ``-dG/dh^-1 G``: by the dynamics' own solver where they have one
+        (Woodbury's identity for low-rank weights); above ``DENSE_UNITS`` units by GMRES
+        where it converges (:meth:`krylov`); else by factorising each system."""
+        step = self.d.solve_newton(h, self.x[rows], -G)
+        if step is not None:
+            return step
+        if self.d.n_units <= DENSE_UNITS:
+            return self.directions(h, rows, G)
+        tried = np.flatnonzero(self.krylov_ok[rows])
+        step = np.empty_like(G)
+        step[tried], solved = self.krylov(h[tried], rows[tried], G[tried])
+        self.krylov_ok[rows[tried[~solved]]] = False
+        dense = np.flatnonzero(~self.krylov_ok[rows])
+        if len(dense):
+            step[dense] = self.directions(h[dense], rows[dense], G[dense])
+        return step
+
     def directions(self, h, rows, G, lam=None):
         """Newton steps ``-dG/dh^-1 G`` or, given damping ``lam``, damped Newton steps on
         q, ``-(H + lam max|diag H| I)^-1 J^T G`` with H the Hessian of q (its Gauss-Newton
@@ -515,10 +547,6 @@ class _Solver:
         Computed in chunks small enough to stay in cache, spread over two threads
         (NumPy and LAPACK release the GIL); singular systems fall back to least squares.
         """
-        if lam is None:
-            step = self.d.solve_newton(h, self.x[rows], -G)
-            if step is not None:
-                return step, None
 
         def chunk(s):
             if lam is None:
@@ -543,7 +571,57 @@ class _Solver:
         size = max(1, min(CHUNK_ELEMENTS // self.d.n_units ** 2, -(-len(h) // 2)))  # both threads
         parts = list(self.pool.map(chunk, [slice(i, i + size) for i in range(0, len(h), size)]))
         steps = np.concatenate([p[0] for p in parts])
-        return steps, None if lam is None else np.concatenate([p[1] for p in parts])
+        return steps if lam is None else (steps, np.concatenate([p[1] for p in parts]))
+
+    def krylov(self, h, rows, G):
+        """Newton steps by GMRES on ``(dF/dh - I) s = -G`` from ``s = 0`` with the
+        dynamics' Jacobian products (``O(N^2)`` each): the steps, and whether each
+        reached a residual of ``KRYLOV_RTOL ||G||`` within ``KRYLOV_DIM`` products (it
+        does quickly where the Jacobian is far from having eigenvalue 1, as in trained
+        networks; chaotic ones have many eigenvalues outside the unit circle, and are
+        factorised instead). Rows are split over the two threads."""
+        apply = self.d.tangent(h, self.x[rows])
+
+        def chunk(part):
+            B, N = len(part), self.d.n_units
+            m = min(N, KRYLOV_DIM)
+            beta = np.linalg.norm(G[part], axis=1)
+            goal = KRYLOV_RTOL * beta
+            solved = np.zeros(B, dtype=bool)
+            V = np.empty((B, m + 1, N))
+            V[:, 0] = -G[part] / np.maximum(beta, 1e-300)[:, None]
+            H = np.zeros((B, m + 1, m))
+            steps = np.zeros((B, N))
+            active = np.flatnonzero(beta > 0)
+            for k in range(m):
+                basis = V[active, :k + 1]
+                w = apply(basis[:, k], part[active]) - basis[:, k]
+                for _ in range(2):  # classical Gram-Schmidt, twice
+                    c = np.einsum("bjn,bn->bj", basis, w)
+                    w -= np.einsum("bjn,bj->bn", basis, c)
+                    H[active, :k + 1, k] += c
+                norm = np.linalg.norm(w, axis=1)
+                H[active, k + 1, k] = norm
+                V[active, k + 1] = w / np.maximum(norm, 1e-300)[:, None]
+                # min ||beta e1 - H y||: with H = QR, the residual is |beta Q[0, k + 1]|
+                Q, R = np.linalg.qr(H[active, :k + 2, :k + 1], mode="complete")
+                rhs = beta[active, None] * Q[:, 0, :]
+                done = np.abs(rhs[:, k + 1]) <= goal[active]
+                if done.any():
+                    finished = active[done]
+                    y = _solve_triangular(R[done, :k + 1], rhs[done, :k + 1])
+                    steps[finished] = np.einsum("bjn,bj->bn", V[finished, :k + 1], y)
+                    solved[finished] = True
+                    active = active[~done]
+                if not len(active):
+                    break
+            return steps, solved
+
+        parts = [part for part in np.array_split(np.arange(len(h)), 2) if len(part)]
+        done = list(self.pool.map(chunk, parts))
+        if not done:
+            return np.empty_like(G), np.zeros(0, dtype=bool)
+        return np.concatenate([p[0] for p in done]), np.concatenate([p[1] for p in done])
 
     def line_search(self, h, rows, step, G0, q0):
         """Backtrack from the full Newton step until q falls enough (Armijo, the slope of
@@ -581,7 +659,7 @@ class _Solver:
             rows, G = rows[~done], G[~done]
             if not len(rows):
                 break
-            step, _ = self.directions(h[rows], rows, G)
+            step = self.newton_steps(h[rows], rows, G)
             q0 = 0.5 * np.sum(G ** 2, axis=1)
             h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, G, q0)
             dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
@@ -673,9 +751,8 @@ def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marg
         first = {}
         which = np.array([first.setdefault(j.tobytes(), k) for k, j in enumerate(J)])
         distinct = np.unique(which)
-        parts = list(pool.map(_eig, np.array_split(J[distinct], 2)))
         position = np.searchsorted(distinct, which)
-        vals, right, left = (np.concatenate([p[i] for p in parts])[position] for i in range(3))
+        vals, right, left = (part[position] for part in _modes(J[distinct], marginal_tol, pool))
     else:
         J, B_in, F = np.empty((0, N, N)), np.empty((0, N, dynamics.n_inputs)), np.empty((0, N))
         vals, right, left = np.empty((0, N), complex), np.empty((0, N, N), complex), np.empty((0, N, N), complex)
@@ -702,6 +779,55 @@ def _unique(points, inputs, tol, members):
         same = [j for j in near if np.array_equal(inputs[j], inputs[i])]
         taken[same] = True
     return keep
+
+
+def _solve_triangular(R, b):
+    """``R y = b`` for stacks of upper triangular (or rank-deficient) ``R``."""
+    try:
+        return np.linalg.solve(R, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return np.stack([np.linalg.lstsq(r, v, rcond=None)[0] for r, v in zip(R, b)])
+
+
+def _modes(J, marginal_tol, pool):
+    """Eigenvalues by decreasing modulus with right and left eigenvectors of each (N, N)
+    Jacobian in ``J``: all of them up to ``DENSE_UNITS`` units; above, the leading ones
+    (:func:`_leading`), as many for every matrix."""
+    if J.shape[1] <= DENSE_UNITS:
+        parts = list(pool.map(_eig, np.array_split(J, 2)))
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+    found = list(pool.map(lambda j: _leading(j, marginal_tol), J))
+    k = max(len(vals) for vals, _, _ in found)
+    found = [f if len(f[0]) == k else _leading(j, marginal_tol, k) for f, j in zip(found, J)]
+    return tuple(np.stack([f[i][:k] for f in found]) for i in range(3))
+
+
+def _leading(J, marginal_tol, k=LEADING_MODES):
+    """The leading modes of ``J`` (N, N) by ARPACK: at least ``k``, and every one down to
+    the first that decays (``|lambda| < 1 - marginal_tol``), so that the growing and
+    marginal modes, and the slowest decaying ones, are all there (the count doubles
+    until they are; the whole spectrum where that would be most of it)."""
+    from scipy.sparse.linalg import ArpackNoConvergence, eigs
+
+    N = len(J)
+    start = np.full(N, N ** -0.5)  # ARPACK's start vector, fixed: the same modes every run
+    while 2 * k < N:
+        try:
+            vals, right = eigs(J, k=k, which="LM", v0=start, tol=0)
+            # left eigenvectors: J^T l = conj(lambda) l; two more, for conjugate pairs
+            conj_vals, left = eigs(J.T, k=k + 2, which="LM", v0=start, tol=0)
+        except ArpackNoConvergence:
+            break
+        pair = np.argmin(np.abs(conj_vals[None, :] - vals.conj()[:, None]), axis=1)
+        if np.abs(conj_vals[pair] - vals.conj()).max() > 1e-8 * (1 + np.abs(vals).max()):
+            break  # a defective or tightly clustered spectrum: decompose it whole
+        if np.abs(vals).min() < 1 - marginal_tol:
+            order = np.argsort(-np.abs(vals), kind="stable")
+            vals, right, left = vals[order], right[:, order], left[:, pair[order]]
+            return vals, right, left / np.einsum("nk,nk->k", left.conj(), right).conj()
+        k *= 2
+    vals, right, left = _eig(J[None])
+    return vals[0], right[0], left[0]
 
 
 def _eig(J):
