@@ -799,7 +799,7 @@ def _modes(J, marginal_tol, pool):
     found = list(pool.map(lambda j: _leading(j, marginal_tol), J))
     k = max(len(vals) for vals, _, _ in found)
     found = [f if len(f[0]) == k else _leading(j, marginal_tol, k) for f, j in zip(found, J)]
-    return tuple(np.stack([f[i][:k] for f in found]) for i in range(3))
+    return tuple(np.stack([f[i] for f in found]) for i in range(3))
 
 
 def _leading(J, marginal_tol, k=LEADING_MODES):

@@ -61,6 +61,8 @@ def check_dynamics(dynamics, inputs=None, *, n_states=8, n_steps=20, seed=0):
       step by step, to 1e-4 relative;
     - ``jacobian`` and ``input_jacobian``: equal central differences of the step to
       1e-6 relative;
+    - ``tangent``: the products ``J v`` and ``J^T v`` of :meth:`Dynamics.tangent` equal
+      the Jacobian's to 1e-12 relative;
     - ``batching``: a state's next state and Jacobian do not depend on the batch it
       is computed in;
     - ``float64``: steps are float64 and resolve perturbations of 1e-7, which a
@@ -164,9 +166,16 @@ def _jacobian_checks(d, h, x):
     J_fd = _central_differences(lambda hh, rows: d.step(hh, x[rows]), h)
     B_in = d.input_jacobian(h, x)
     B_fd = _central_differences(lambda xx, rows: d.step(h[rows], xx), x)
+    rows = np.arange(len(h))[::-1]  # products for rows in another order than the states'
+    v = np.random.default_rng(0).normal(size=h.shape)
+    apply = d.tangent(h, x)
+    products = np.stack([apply(v, rows), apply(v, rows, transpose=True)])
+    dense = np.stack([np.einsum("bij,bj->bi", J[rows], v), np.einsum("bji,bj->bi", J[rows], v)])
     return [_outcome("jacobian", _relative(J, J_fd), 1e-6, "dF/dh against central differences"),
             _outcome("input_jacobian", _relative(B_in, B_fd), 1e-6,
-                     "dF/dx against central differences")]
+                     "dF/dx against central differences"),
+            _outcome("tangent", _relative(products, dense), 1e-12,
+                     "Jacobian products J v and J^T v against the Jacobian")]
 
 
 def _batching_check(d, h, x):

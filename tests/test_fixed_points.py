@@ -62,6 +62,40 @@ def test_hopfield_network_stores_its_patterns(rng):
     assert fps[np.linalg.norm(fps.xstar, axis=1) < 1e-12].stability[0] in ("saddle", "unstable")
 
 
+def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeypatch):
+    """Above DENSE_UNITS units (patterns over a random bulk, as a trained network has):
+    Newton's steps come from GMRES, and the points and leading modes are those of the
+    dense search, which factorises every system and decomposes every Jacobian whole."""
+    from dynan import fixed_points as fpm
+
+    n = 300
+    patterns = rng.choice([-1.0, 1.0], size=(3, n))
+    W = 1.5 * patterns.T @ patterns / n + 0.5 * rng.normal(size=(n, n)) / np.sqrt(n)
+    np.fill_diagonal(W, 0)
+    d = dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=0.2).dynamics
+    starts = np.concatenate([0.8 * patterns, 0.3 * (patterns[0] + patterns[1])[None],
+                             rng.uniform(-1, 1, size=(24, n))])
+    factorised = []
+    directions = fpm._Solver.directions
+    monkeypatch.setattr(fpm._Solver, "directions", lambda self, h, *args: (
+        factorised.append(len(h)), directions(self, h, *args))[1])
+    large = find_fixed_points(d, starts, progress=False)
+    assert sum(factorised) == 0  # every Newton step by GMRES
+    monkeypatch.setattr(fpm, "DENSE_UNITS", n)
+    dense = find_fixed_points(d, starts, progress=False)
+    assert len(large) == len(dense) >= 7 and set(large.stability) == {"stable", "saddle"}
+    order = [int(np.argmin(np.linalg.norm(dense.xstar - x, axis=1))) for x in large.xstar]
+    np.testing.assert_allclose(large.xstar, dense.xstar[order], atol=1e-9)
+    np.testing.assert_array_equal(large.stability, dense.stability[order])
+    M = large.eigval_J_xstar.shape[1]
+    assert fpm.LEADING_MODES <= M < n
+    np.testing.assert_allclose(np.abs(large.eigval_J_xstar),
+                               np.abs(dense.eigval_J_xstar[order, :M]), atol=1e-10)
+    R, L, lam = large.eigvec_J_xstar, large.left_eigvec_J_xstar, large.eigval_J_xstar
+    assert np.abs(large.J_xstar @ R - R * lam[:, None]).max() < 1e-10
+    assert np.abs(L.conj().transpose(0, 2, 1) @ R - np.eye(M)).max() < 1e-8
+
+
 @pytest.fixture(scope="module")
 def flipflop():
     an = dynan.load(dynan.example_model("flipflop_leaky"))

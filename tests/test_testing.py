@@ -15,8 +15,8 @@ def test_every_loaded_network_kind_passes(kind, tmp_path):
     an = dynan.load(tmp_path / "m.keras")
     report = check_dynamics(an.dynamics, np.random.default_rng(0).normal(size=(4, 30, 3)))
     passed = {check.name for check in report if check.passed}
-    assert {"reference_step", "reference_run", "jacobian", "input_jacobian", "batching",
-            "float64", "readout"} == passed
+    assert {"reference_step", "reference_run", "jacobian", "input_jacobian", "tangent",
+            "batching", "float64", "readout"} == passed
 
 
 def test_networks_from_weights_pass_without_a_reference(rng):
@@ -34,6 +34,14 @@ class WrongJacobian(LeakyDynamics):
         return super()._jacobian(h, x).transpose(0, 2, 1)
 
 
+class WrongTangent(LeakyDynamics):
+    """Jacobian products that forget the transpose."""
+
+    def tangent(self, h, x):
+        apply = super().tangent(h, x)
+        return lambda v, rows, transpose=False: apply(v, rows, not transpose)
+
+
 class Float32Step(LeakyDynamics):
     """Computes in float32 and returns float64: an analysis of it would not be exact."""
 
@@ -41,7 +49,8 @@ class Float32Step(LeakyDynamics):
         return super()._step(h.astype(np.float32), x.astype(np.float32), noise).astype(np.float64)
 
 
-@pytest.mark.parametrize("cls, failing", [(WrongJacobian, "jacobian"), (Float32Step, "float64")])
+@pytest.mark.parametrize("cls, failing", [(WrongJacobian, "jacobian"), (WrongTangent, "tangent"),
+                                          (Float32Step, "float64")])
 def test_broken_dynamics_fail_with_a_report(cls, failing, rng):
     d = cls(rng.normal(size=(2, 6)), rng.normal(size=(6, 6)), rng.normal(size=6), gamma=0.5)
     with pytest.raises(AssertionError, match=rf"fails \d of dynan's checks") as info:
