@@ -201,7 +201,7 @@ def run():
 
 
 #: Exceptions that mean a mistake in what dynan was given, or a refusal by the system.
-USER_ERRORS = (OSError, ValueError, KeyError, EOFError)
+USER_ERRORS = (OSError, ValueError, KeyError, EOFError, MemoryError)
 
 
 class Terminated(BaseException):

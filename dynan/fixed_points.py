@@ -617,8 +617,11 @@ class _Solver:
                     break
             return steps, solved
 
-        parts = [part for part in np.array_split(np.arange(len(h)), 2) if len(part)]
-        done = list(self.pool.map(chunk, parts))
+        # both threads, and a Krylov basis of at most CHUNK_ELEMENTS * 32 numbers each
+        size = max(1, min(CHUNK_ELEMENTS * 32 // ((KRYLOV_DIM + 1) * self.d.n_units),
+                          -(-len(h) // 2)))
+        done = list(self.pool.map(chunk, [np.arange(i, min(i + size, len(h)))
+                                          for i in range(0, len(h), size)]))
         if not done:
             return np.empty_like(G), np.zeros(0, dtype=bool)
         return np.concatenate([p[0] for p in done]), np.concatenate([p[1] for p in done])
@@ -743,6 +746,7 @@ def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marg
         chosen.extend(_unique(h[members], x[members], unique_tol, members))
     idx = np.array(sorted(chosen, key=lambda i: (labels[i], q[i])), dtype=int)
     K, N = len(idx), dynamics.n_units
+    _check_memory(3 * K * N * N * 8, f"the Jacobians of {K} points of {N} units")
     if K:
         J = dynamics.jacobian(h[idx], x[idx])
         B_in = dynamics.input_jacobian(h[idx], x[idx])
@@ -760,6 +764,25 @@ def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marg
         xstar=h[idx], x_init=h0[idx], inputs=x[idx], F_xstar=F, qstar=q[idx], dq=dq[idx],
         n_iters=it[idx], J_xstar=J, eigval_J_xstar=vals, eigvec_J_xstar=right,
         left_eigvec_J_xstar=left, dFdu=B_in, labels=labels[idx], dt=dt, marginal_tol=marginal_tol)
+
+
+def _free_memory():
+    """Bytes of memory free for new work (Linux's MemAvailable), or None elsewhere."""
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def _check_memory(nbytes, what):
+    """Refuse, in one line, work that would need more memory than the machine has free,
+    rather than let the system kill the process."""
+    free = _free_memory()
+    if free is not None and nbytes > free:
+        raise MemoryError(f"{what} need about {nbytes / 2**30:.1f} GiB and {free / 2**30:.1f} GiB "
+                          "is free: search from fewer starts or under fewer inputs, or raise "
+                          "unique_tol so that near points merge")
 
 
 def _unique(points, inputs, tol, members):

@@ -96,6 +96,16 @@ def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeyp
     assert np.abs(L.conj().transpose(0, 2, 1) @ R - np.eye(M)).max() < 1e-8
 
 
+def test_a_search_that_would_not_fit_in_memory_is_refused_in_one_line(rng, monkeypatch):
+    from dynan import fixed_points as fpm
+
+    monkeypatch.setattr(fpm, "_free_memory", lambda: 1000)
+    d = dynan.from_weights(np.zeros((1, 20)), 0.5 * np.eye(20), np.zeros(20)).dynamics
+    with pytest.raises(MemoryError, match=r"the Jacobians of 1 points of 20 units need about "
+                                          r".* GiB and 0.0 GiB is free: search from fewer"):
+        find_fixed_points(d, rng.normal(size=(4, 20)), progress=False)
+
+
 @pytest.fixture(scope="module")
 def flipflop():
     an = dynan.load(dynan.example_model("flipflop_leaky"))
