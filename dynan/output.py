@@ -7,6 +7,8 @@ writer fails at once with the first one's PID, or waits for it with ``wait=True`
 """
 
 import os
+import shutil
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -125,3 +127,37 @@ def exclusive(out, *, wait=False):
     finally:  # the lock file stays: removing it would let a waiting writer lock a stale copy
         owner.unlink(missing_ok=True)
         lock.release()
+
+
+@contextmanager
+def staged(out, what):
+    """A hidden work folder beside ``out`` for the block to fill; when the block ends
+    without an error it is marked (``what`` made it) and put at ``out``, replacing an
+    older ``out`` only then. Whatever happens, the work folder is gone afterwards.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp()) / "results"
+    >>> with staged(out, "compare") as work:
+    ...     _ = (work / "table.csv").write_text("a,b\\n")
+    >>> sorted(p.name for p in out.iterdir())
+    ['.dynan', 'table.csv']
+    """
+    out = Path(out)
+    work = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
+    work.mkdir(parents=True)
+    try:
+        yield work
+        mark(work, what)
+        if out.exists():
+            old = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.old")
+            os.replace(out, old)
+            os.replace(work, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(work, out)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)

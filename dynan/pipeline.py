@@ -6,10 +6,7 @@ copies). Figures and ``summary.json`` are drawn from the finished file. The work
 folder takes the output folder's place only when everything is done.
 """
 
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +49,7 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
 
 def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
     d = analysis.dynamics
-    work = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
-    work.mkdir(parents=True)
-    try:
+    with output.staged(out, "analyze") as work:
         name = analysis.source.stem if analysis.source is not None else "network"
         path = work / f"{name}.h5"
         seconds, skipped = {}, {}
@@ -86,11 +81,6 @@ def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
         from .report import write_report
 
         write_report(path, panels=bool(formats))  # reads summary.json beside it
-        output.mark(work, "analyze")
-        _swap(work, out)
-    finally:
-        if work.exists():
-            shutil.rmtree(work)
     return Results(out / path.name)
 
 
@@ -129,14 +119,3 @@ def _score(trials, outputs):
     if outputs.shape != trials.targets.shape:
         return None
     return tasks.score(trials, np.asarray(outputs))
-
-
-def _swap(work, out):
-    """Put the finished folder ``work`` at ``out``, replacing an older one only now."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.old")
-        os.replace(out, old)
-        os.replace(work, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(work, out)
