@@ -105,9 +105,13 @@ def expand_models(models):
     return list(dict.fromkeys(str(Path(f).resolve()) for f in found))  # workers may run elsewhere
 
 
+#: What ``figures`` draws for each model: panels for :meth:`Analysis.analyze`, or no figures.
+FIGURES = {"none": [], "overview": ["overview"], "all": None}
+
+
 def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256, seed=0,
-          n_inits=512, formats=("pdf", "svg", "png"), imports=(), progress=None, timeout=None,
-          wait=False):
+          n_inits=512, formats=("pdf", "svg", "png"), figures="overview", imports=(),
+          progress=None, timeout=None, wait=False):
     """Analyse many networks, one results folder each, and tabulate them.
 
     Parameters
@@ -131,6 +135,9 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         local cluster.
     n_trials, seed, n_inits, formats
         As in :meth:`Analysis.analyze`.
+    figures : {"overview", "all", "none"}, default "overview"
+        Each model's figures: the overview alone (the figures take most of an analysis),
+        every panel, or none.
     imports : sequence of str
         Modules (names or ``.py`` paths) imported on every worker before its models
         load: the user's own cells (see :func:`dynan.user_modules.import_modules`).
@@ -148,13 +155,14 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
     Returns
     -------
     list of dict
-        The rows of ``summary.csv``, in the order of ``models``.
+        The rows of ``summary.csv``, in the order of ``models``. When two or more models
+        are analysed, ``comparison/`` holds their comparison (:mod:`dynan.compare`).
 
     Raises
     ------
     ValueError
         A model that is not a regular file, an ``out`` that holds or lies inside a model,
-        or ``timeout`` with other ``n_inits`` or no ``formats``.
+        an unknown ``figures``, or ``timeout`` with other ``n_inits``.
     FileExistsError
         ``out`` exists and is not an empty folder nor one made by dynan.
     dynan.output.InUseError
@@ -174,15 +182,17 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         raise ValueError("no models to analyse")
     for path in paths:
         _check_regular(path)
-    if timeout is not None and (n_inits != 512 or not formats):
+    if figures not in FIGURES:
+        raise ValueError(f"figures must be one of {', '.join(FIGURES)}; got {figures!r}")
+    if timeout is not None and n_inits != 512:
         raise ValueError("with a timeout every model runs as `dynan analyze`, which takes "
-                         f"n_inits 512 and at least one figure format; got n_inits {n_inits} "
-                         f"and formats {tuple(formats)}")
+                         f"n_inits 512; got {n_inits}")
     out = Path(out)
     _check_out(out, paths)
     imports = [str(Path(m).resolve()) if m.endswith(".py") else m for m in map(str, imports)]
+    formats = list(formats) if FIGURES[figures] != [] else []
     params = {"task": task, "n_trials": n_trials, "seed": seed, "n_inits": n_inits,
-              "formats": list(formats), "imports": imports}
+              "formats": formats, "panels": FIGURES[figures], "imports": imports}
     with output.exclusive(out, wait=wait):
         if not output.is_marked(out):
             out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +206,20 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         table = [rows[path] for path in paths]
         _write_table(out / "summary.csv", table)
         _write_index(out, table)
+        _compare(out, table, formats)
     return table
+
+
+def _compare(out, table, formats):
+    """Compare the analysed models into ``out/comparison`` (replacing an earlier one)."""
+    from . import compare
+
+    folders = dict.fromkeys(row["folder"] for row in table
+                            if row["status"] in ("done", "skipped") and row.get("folder"))
+    if len(folders) < 2:
+        return
+    comparison = compare.compare([out / folder for folder in folders], progress=False)
+    compare.write(comparison, out / "comparison", formats=formats, overwrite=True)
 
 
 def _write_index(out, table):
@@ -333,13 +356,16 @@ def _analyze_here(path, folder, params):
     import_modules(params["imports"])
     load(path).analyze(out=folder, task=params["task"], n_trials=params["n_trials"],
                        seed=params["seed"], n_inits=params["n_inits"], overwrite=True,
-                       formats=tuple(params["formats"]), progress=False).close()
+                       formats=tuple(params["formats"]), panels=params["panels"],
+                       progress=False).close()
 
 
 def _analyze_in_child(path, folder, params, timeout):
     command = [sys.executable, "-c", _CHILD, "analyze", path, "--out", str(folder),
                "--overwrite", "--trials", str(params["n_trials"]), "--seed",
-               str(params["seed"]), "--format", ",".join(params["formats"])]
+               str(params["seed"]), "--format", ",".join(params["formats"]) or "none"]
+    if params["panels"]:
+        command += ["--panels", ",".join(params["panels"])]
     if params["task"] is not None:
         command += ["--task", params["task"]]
     for module in params["imports"]:

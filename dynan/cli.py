@@ -48,7 +48,7 @@ def build_parser():
                          "(default: %(default)s)")
     analyze.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     analyze.add_argument("--format", default=",".join(FORMATS), type=_formats,
-                         help="figure formats (default: %(default)s)")
+                         help="figure formats, or none (default: %(default)s)")
     analyze.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     _panels_option(analyze)
     _import_option(analyze)
@@ -69,6 +69,9 @@ def build_parser():
     batch.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     batch.add_argument("--format", default=",".join(FORMATS), type=_formats,
                        help="figure formats (default: %(default)s)")
+    batch.add_argument("--figures", default="overview", choices=("none", "overview", "all"),
+                       help="figures of each model: its overview, every panel, or none "
+                       "(default: %(default)s)")
     batch.add_argument("--timeout", type=_positive_seconds, help="seconds one model may "
                        "take; a model that takes longer is recorded as timed out and the "
                        "others go on (default: no limit)")
@@ -91,14 +94,35 @@ def build_parser():
     report.add_argument("results", help="a results file (.h5)")
     report.add_argument("--out", help="the page to write (default: report.html beside the file)")
 
+    compare = commands.add_parser(
+        "compare", help="compare analysed networks: distances, an MDS map, shared structure",
+        description="Read results files (or analyze and batch folders) and write, per metric, "
+                    "the distances between the networks (comparison.h5, distances_<metric>.csv), "
+                    "a table of the networks with their fixed-point structure (models.csv) and "
+                    "an MDS map (embedding.*). Nothing is recomputed.")
+    compare.add_argument("results", nargs="+", help="results files, analyze or batch folders, "
+                         "or glob patterns")
+    compare.add_argument("--out", required=True, help="output folder")
+    compare.add_argument("--metric", default="topology", help="metric of the MDS map: "
+                         "fixed_points, topology, cca or procrustes (default: %(default)s)")
+    compare.add_argument("--color-by", default="task", help="column of models.csv that colours "
+                         "the map: task, kind, topology_class, or a group of --pattern "
+                         "(default: %(default)s)")
+    compare.add_argument("--pattern", help="regular expression with named groups matched "
+                         "against model file names, e.g. 'seed(?P<seed>\\d+)'; each group "
+                         "becomes a column")
+    compare.add_argument("--format", default=",".join(FORMATS), type=_formats,
+                         help="formats of the map (default: %(default)s)")
+    compare.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
     info = commands.add_parser("info", help="summarise a results file",
                                description="Model, trials, PCs, fixed points by stability and "
                                            "spectral radius of a results file.")
     info.add_argument("results", help="a results file (.h5)")
-    for command in (analyze, batch, figures, report, info):
+    for command in (analyze, batch, figures, report, compare, info):
         command.add_argument("--debug", action="store_true",
                              help="show the traceback of an error, not only its line")
-    for command in (analyze, batch):
+    for command in (analyze, batch, compare):
         command.add_argument("--wait", action="store_true", help="when another dynan run is "
                              "writing --out, wait for it instead of failing at once")
     return parser
@@ -141,11 +165,13 @@ def _panels(text):
 
 
 def _formats(text):
+    if text.strip().lower() == "none":
+        return ()
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown or not formats:
         raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown) or repr(text)}; "
-                                         f"choose from {', '.join(FORMATS)}")
+                                         f"choose from {', '.join(FORMATS)}, or none")
     return formats
 
 
@@ -330,8 +356,8 @@ def _batch(args):
 
     rows = batch(args.models, args.out, task=args.task, workers=args.workers,
                  scheduler=args.scheduler, n_trials=args.trials, seed=args.seed,
-                 formats=args.format, imports=args.imports, timeout=args.timeout,
-                 wait=args.wait)
+                 formats=args.format, figures=args.figures, imports=args.imports,
+                 timeout=args.timeout, wait=args.wait)
     counts = {s: sum(r["status"] == s for r in rows)
               for s in ("done", "skipped", "duplicate", "error", "timeout")}
     print(f"{len(rows)} models: {counts['done']} analysed, {counts['skipped']} already done, "
@@ -341,6 +367,12 @@ def _batch(args):
         if row["status"] in ("error", "timeout"):
             print(f"  {'failed' if row['status'] == 'error' else 'timed out'}: {row['path']}: "
                   f"{row['error']}")
+    comparison = Path(args.out) / "comparison"
+    if comparison.is_dir():
+        from . import compare
+
+        print(compare.describe(compare.read(comparison)))
+        print(f"comparison in {comparison}")
     return 0
 
 
@@ -349,6 +381,8 @@ def _figures(args):
     from .results import Results
     from .user_modules import import_modules
 
+    if not args.format:
+        raise ValueError(f"--format none draws nothing; choose from {', '.join(FORMATS)}")
     import_modules(args.imports)
     path = Path(args.results)
     with Results(path) as res:
@@ -367,6 +401,17 @@ def _report(args):
         res.check()
         page = write_report(res, args.out)
     print(f"report in {page}")
+    return 0
+
+
+def _compare(args):
+    from . import compare
+
+    comparison = compare.compare(args.results, pattern=args.pattern)
+    out = compare.write(comparison, args.out, metric=args.metric, color_by=args.color_by,
+                        formats=args.format, overwrite=args.overwrite, wait=args.wait)
+    print(compare.describe(comparison, args.metric, args.color_by))
+    print(f"tables, distances and the map in {out}")
     return 0
 
 
@@ -464,4 +509,4 @@ def _describe(res):
 
 
 COMMANDS = {"analyze": _analyze, "batch": _batch, "figures": _figures, "report": _report,
-            "info": _info}
+            "compare": _compare, "info": _info}

@@ -383,7 +383,8 @@ def time_constants(results, ax=None, *, n_modes=10):
     ax.set_ylabel(f"time constant ({'s' if dt != 1.0 else 'steps'})")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title("time constants per attractor")
-    ax.legend(loc="best", fontsize=5)  # where it hides the fewest points
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=5)  # where it hides the fewest points
     return ax
 
 
@@ -400,7 +401,8 @@ def alignment(results, ax=None, *, n_modes=3):
     res = _results(results)
     ax = _axes(ax, width=SINGLE_COLUMN / 2, height=45)
     points = _attractors(res)[:6]
-    hidden = np.asarray(res.hidden).reshape(-1, points.xstar.shape[1] if len(points) else 1)
+    hidden = np.asarray(res.hidden)
+    hidden = hidden.reshape(-1, hidden.shape[-1])
     outputs = np.asarray(res.outputs).reshape(len(hidden), -1)
     rows = np.linspace(0, len(hidden) - 1, min(len(hidden), 4096)).astype(int)  # plenty
     hidden, outputs = hidden[rows], outputs[rows]
