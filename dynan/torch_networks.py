@@ -931,7 +931,7 @@ def _read_state_dict(path, torch):
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        found = re.search(r"(?:GLOBAL|Unsupported class) ([\w.]+)", str(err))  # torch >= 2.4, older
         if found is None:  # not a pickle of objects: a damaged or foreign file
             raise ModelError(f"could not read {path} as a PyTorch file: "
                              f"{' '.join(str(err).split())[:200]}") from err
