@@ -21,7 +21,8 @@ follows that convention; :meth:`LeakyTanhCell.step` is the plain ``(x, h) -> h``
 :func:`run_fpf` runs FPF at its defaults (float32, Adam with 5,000 iterations at most,
 ``tol_q`` 1e-12, unique points within 1e-3, distance outliers excluded, Jacobians computed
 and eigendecomposed) with only ``verbose`` off, and times the one ``find_fixed_points``
-call. FPF prints a few lines even when not verbose; they are swallowed.
+call. FPF prints a few lines even when not verbose, and torch warns about its scheduler
+call; both are swallowed.
 """
 
 import contextlib
@@ -29,6 +30,7 @@ import io
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -105,7 +107,8 @@ def run_fpf(W_in, W_rec, b, gamma, starts, inputs=None):
     x = np.zeros((1, n_in)) if inputs is None else np.asarray(inputs, dtype=float).reshape(1, n_in)
     starts = np.asarray(starts, dtype=np.float32)
     finder = FixedPointFinderTorch(cell, verbose=False)  # everything else at its defaults
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch on FPF's scheduler call
         start = time.perf_counter()
         unique_fps, _ = finder.find_fixed_points(starts, x.astype(np.float32))
         seconds = time.perf_counter() - start
