@@ -109,9 +109,17 @@ def expand_models(models):
 FIGURES = {"none": [], "overview": ["overview"], "all": None}
 
 
-def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256, seed=0,
-          n_inits=512, formats=("pdf", "svg", "png"), figures="overview", imports=(),
-          progress=None, timeout=None, wait=False):
+#: Job schedulers that ``cluster`` starts Dask workers on (dask-jobqueue's classes), and
+#: the command each submits jobs with.
+SCHEDULERS = {"slurm": ("SLURMCluster", "sbatch"), "pbs": ("PBSCluster", "qsub")}
+#: Each job's resources unless ``cluster_options`` say otherwise: one worker, one core.
+JOB_DEFAULTS = {"cores": 1, "processes": 1, "memory": "4GB", "walltime": "01:00:00"}
+
+
+def batch(models, out, *, task=None, workers=None, scheduler=None, cluster=None,
+          cluster_options=None, n_trials=256, seed=0, n_inits=512,
+          formats=("pdf", "svg", "png"), figures="overview", imports=(), progress=None,
+          timeout=None, wait=False):
     """Analyse many networks, one results folder each, and tabulate them.
 
     Parameters
@@ -133,6 +141,13 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``) to use instead of a
         local cluster.
+    cluster : {"slurm", "pbs"}, optional
+        Start the workers as jobs of this scheduler (through dask-jobqueue: ``pip install
+        "dynan[cluster]"``), from its login node; ``workers`` jobs (default: one per
+        model, at most 32), each as ``cluster_options`` say.
+    cluster_options : dict, optional
+        Keyword arguments of dask-jobqueue's cluster (``cores``, ``memory``, ``walltime``,
+        ``queue``, ``account``, ``job_extra_directives`` ...), over :data:`JOB_DEFAULTS`.
     n_trials, seed, n_inits, formats
         As in :meth:`Analysis.analyze`.
     figures : {"overview", "all", "none"}, default "overview"
@@ -184,6 +199,8 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
         _check_regular(path)
     if figures not in FIGURES:
         raise ValueError(f"figures must be one of {', '.join(FIGURES)}; got {figures!r}")
+    if cluster is not None:
+        job_cluster(cluster, cluster_options, start=False)  # checks, before any work
     if timeout is not None and n_inits != 512:
         raise ValueError("with a timeout every model runs as `dynan analyze`, which takes "
                          f"n_inits 512; got {n_inits}")
@@ -202,7 +219,8 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, n_trials=256,
             bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="model",
                        desc="batch", disable=None if progress is None else not progress)
             with bar, _quiet_dask():
-                _run(todo, rows, out, params, timeout, workers, scheduler, bar)
+                _run(todo, rows, out, params, timeout, workers, scheduler,
+                     (cluster, cluster_options), bar)
         table = [rows[path] for path in paths]
         _write_table(out / "summary.csv", table)
         _write_index(out, table)
@@ -283,12 +301,44 @@ def _plan(paths, out, params):
     return rows, todo
 
 
-def _run(todo, rows, out, params, timeout, workers, scheduler, bar):
+def job_cluster(kind, options=None, *, start=True):
+    """A dask-jobqueue cluster of ``kind`` (:data:`SCHEDULERS`) with ``options`` over
+    :data:`JOB_DEFAULTS`, not yet scaled; with ``start=False`` only the checks: that
+    dask-jobqueue is installed and the scheduler's submit command is here.
+
+    Examples
+    --------
+    >>> job_cluster("condor", start=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: cluster must be one of slurm, pbs; got 'condor'
+    """
+    import shutil
+
+    if kind not in SCHEDULERS:
+        raise ValueError(f"cluster must be one of {', '.join(SCHEDULERS)}; got {kind!r}")
+    name, submit = SCHEDULERS[kind]
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise ValueError(f"--cluster {kind} needs dask-jobqueue: pip install \"dynan[cluster]\""
+                         ) from None
+    if shutil.which(submit) is None:
+        raise ValueError(f"--cluster {kind} submits jobs with {submit}, which is not on this "
+                         f"machine: run the batch on a {kind.upper()} login node")
+    if start:
+        return getattr(dask_jobqueue, name)(**{**JOB_DEFAULTS, **(options or {})})
+
+
+def _run(todo, rows, out, params, timeout, workers, scheduler, jobs, bar):
     """Analyse ``todo`` (path, sha256) on a Dask cluster, filling ``rows``."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
-    if scheduler is None:
+    if jobs[0] is not None:
+        cluster = job_cluster(*jobs)
+        cluster.scale(jobs=workers or min(len(todo), 32))
+    elif scheduler is None:
         cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1,
                                processes=True, host="127.0.0.1", dashboard_address=None,
                                silence_logs=logging.CRITICAL)

@@ -38,8 +38,9 @@ def build_parser():
         "analyze", help="analyse one trained network: results file, figures, summary.json",
         description="Record trials, PCA by trial type, spectra, fixed points and figure panels "
                     "for one network, into one folder.")
-    analyze.add_argument("model", nargs="?", help="a .keras or .h5 model file (default: the "
-                         "bundled tDNMS network)")
+    analyze.add_argument("model", nargs="?", help="a .keras or .h5 model file, or a PyTorch "
+                         ".pt/.pth (a state_dict with --torch-class, or TorchScript) (default: "
+                         "the bundled tDNMS network)")
     analyze.add_argument("--task", help="task of the model, if it does not know it: "
                          "tdnms, flipflop or integrator")
     analyze.add_argument("--out", default="dynan-results", help="output folder "
@@ -50,6 +51,10 @@ def build_parser():
     analyze.add_argument("--format", default=",".join(FORMATS), type=_formats,
                          help="figure formats, or none (default: %(default)s)")
     analyze.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    analyze.add_argument("--torch-class", metavar="MODULE:CLASS", help="for a PyTorch "
+                         "state_dict (.pt, .pth): the model's class, constructed with no "
+                         "arguments (import its module with --import); a TorchScript archive "
+                         "needs none")
     _panels_option(analyze)
     _import_option(analyze)
 
@@ -65,6 +70,12 @@ def build_parser():
     batch.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
     batch.add_argument("--scheduler", help="address of a running Dask scheduler, "
                        "e.g. tcp://127.0.0.1:8786")
+    batch.add_argument("--cluster", choices=("slurm", "pbs"), help="start the workers as "
+                       "jobs of this scheduler (from its login node; needs dynan[cluster]); "
+                       "--workers jobs")
+    batch.add_argument("--cluster-option", dest="cluster_options", action="append", default=[],
+                       metavar="KEY=VALUE", type=_key_value, help="a job's resources, e.g. "
+                       "memory=16GB, walltime=02:00:00, queue=short; can be repeated")
     batch.add_argument("--trials", type=_positive_int, default=256, help="trials per model (default: %(default)s)")
     batch.add_argument("--seed", type=int, default=0, help="seed of trials and starts")
     batch.add_argument("--format", default=",".join(FORMATS), type=_formats,
@@ -132,6 +143,14 @@ def _import_option(parser):
     parser.add_argument("--import", dest="imports", action="append", default=[],
                         metavar="MODULE", help="import a module (a name or a .py path) first, "
                         "e.g. the one that defines your own cell; can be repeated")
+
+
+def _key_value(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"must be KEY=VALUE; got {text!r}")
+    value = value.strip()
+    return key.strip(), int(value) if value.isdigit() else value
 
 
 def _positive_int(text):
@@ -339,7 +358,12 @@ def _analyze(args):
         raise ValueError(f"unknown task {args.task!r}; choose one of {sorted(dynan.tasks.TASKS)}")
     check_target(args.out, overwrite=args.overwrite, inputs=[model])
     import_modules(args.imports)
-    an = dynan.load(model)
+    if model.suffix.lower() in (".pt", ".pth") or args.torch_class:
+        from .torch_networks import load_torch
+
+        an = load_torch(model, torch_class=args.torch_class)
+    else:
+        an = dynan.load(model)
     with an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
                     overwrite=args.overwrite, formats=args.format, panels=args.panels,
                     wait=args.wait) as res:
@@ -355,7 +379,8 @@ def _batch(args):
     from .batch import batch
 
     rows = batch(args.models, args.out, task=args.task, workers=args.workers,
-                 scheduler=args.scheduler, n_trials=args.trials, seed=args.seed,
+                 scheduler=args.scheduler, cluster=args.cluster,
+                 cluster_options=dict(args.cluster_options), n_trials=args.trials, seed=args.seed,
                  formats=args.format, figures=args.figures, imports=args.imports,
                  timeout=args.timeout, wait=args.wait)
     counts = {s: sum(r["status"] == s for r in rows)

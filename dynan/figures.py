@@ -815,8 +815,8 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, jobs=N
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     context = _context()
-    if jobs is None:  # the CPUs this process may use (Linux), or one
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if jobs is None:  # the CPUs this process may use (Linux, where workers are forked)
+        jobs = len(os.sched_getaffinity(0)) if context is not None else 1
     jobs = min(jobs, len(chosen))
     if (jobs <= 1 or context is None or multiprocessing.current_process().daemon
             or threading.current_thread() is not threading.main_thread()

@@ -13,7 +13,7 @@ Examples
 ...                         np.zeros(8), gamma=0.2)
 >>> report = check_dynamics(an.dynamics)
 >>> [check.name for check in report if check.passed]
-['jacobian', 'input_jacobian', 'batching', 'float64', 'readout']
+['jacobian', 'input_jacobian', 'tangent', 'batching', 'float64', 'readout']
 """
 
 from dataclasses import dataclass

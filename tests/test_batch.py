@@ -123,6 +123,49 @@ def test_external_scheduler_and_workers(tmp_path, capsys):
             proc.wait(timeout=30)
 
 
+SBATCH = """#!/bin/sh
+# sbatch for this test: runs the job script here, in a session of its own
+setsid sh "$1" > /dev/null 2>&1 < /dev/null &
+echo "Submitted batch job $!"
+"""
+SCANCEL = """#!/bin/sh
+for job in "$@"; do kill -TERM -- "-$job" 2> /dev/null; done
+exit 0
+"""
+
+
+@pytest.mark.cluster
+def test_slurm_jobs_through_dask_jobqueue(tmp_path, monkeypatch, capsys):
+    """--cluster slurm: dask-jobqueue writes each job's script and submits it with sbatch,
+    which here runs it on this machine (a real Dask worker process per job)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in (("sbatch", SBATCH), ("scancel", SCANCEL)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    models = copy_models(tmp_path / "models", {"x": "integrator_leaky", "y": "integrator_current"})
+    code = main(["batch", str(models / "x.keras"), str(models / "y.keras"), "--out",
+                 str(tmp_path / "out"), "--cluster", "slurm", "--workers", "2",
+                 "--cluster-option", "memory=2GB", "--cluster-option", "walltime=00:10:00",
+                 "--cluster-option", "interface=lo",
+                 "--trials", "24", "--figures", "none"])
+    assert code == 0, capsys.readouterr().err
+    assert "2 models: 2 analysed" in capsys.readouterr().out
+    assert {r["status"] for r in read_table(tmp_path / "out" / "summary.csv").values()} == {"done"}
+
+
+def test_a_job_scheduler_that_is_not_here_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no qsub
+    models = copy_models(tmp_path / "models", {"x": "integrator_leaky"})
+    assert main(["batch", str(models / "x.keras"), "--out", str(tmp_path / "out"),
+                 "--cluster", "pbs"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--cluster pbs submits jobs with qsub, which is not on this machine: "
+                        "run the batch on a PBS login node") and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_model_lists_and_globs(tmp_path):
     models = copy_models(tmp_path / "m", {"one": "integrator_leaky", "two": "integrator_current"})
     listing = tmp_path / "models.txt"

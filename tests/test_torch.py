@@ -471,3 +471,27 @@ def test_trained_torch_flipflops_have_the_cube_and_its_one_bit_saddles(tmp_path,
         example.check_cube(an, res)
         check_dynamics(an.dynamics, res.inputs[:16])
     assert (tmp_path / f"{train}.pt").is_file() and an.source == tmp_path / f"{train}.pt"
+
+
+def test_the_command_line_analyses_a_state_dict_and_refuses_a_pickled_module(tmp_path):
+    """`dynan analyze model.pt --import FILE --torch-class MODULE:CLASS`; a full-module
+    pickle is refused in one line, exit 2, and nothing is written."""
+    example = Path(__file__).parents[1] / "examples" / "torch_flipflop.py"
+    spec = importlib.util.spec_from_file_location("torch_flipflop", example)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    model = module.GRUFlipFlop()
+    torch.save(model.state_dict(), tmp_path / "gru.pt")
+    torch.save(torch.nn.GRU(3, 4), tmp_path / "pickled.pt")  # a whole module, pickled
+    run = lambda *args: subprocess.run([sys.executable, "-m", "dynan", "analyze", *args],  # noqa: E731
+                                       capture_output=True, text=True)
+    done = run(str(tmp_path / "gru.pt"), "--import", str(example), "--torch-class",
+               "torch_flipflop:GRUFlipFlop", "--task", "flipflop", "--trials", "16", "--format",
+               "none", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert "network       TorchRecurrentDynamics, 16 units" in done.stdout
+    refused = run(str(tmp_path / "pickled.pt"), "--out", str(tmp_path / "bad"))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "unpickling" in refused.stderr or "pickle" in refused.stderr
+    assert not (tmp_path / "bad").exists()
