@@ -45,7 +45,7 @@ NEEDS_JAX = 'from_jax needs JAX: pip install "dynan[jax]"'
 
 
 def from_jax(step, params, *, n_units, n_inputs, readout=None, initial_state=None,
-             state_parts=None):
+             state_parts=None, task=None, task_params=None):
     """Analyse a network written in JAX as a pure step function.
 
     Parameters
@@ -77,6 +77,11 @@ def from_jax(step, params, *, n_units, n_inputs, readout=None, initial_state=Non
         Names and sizes of the parts of the state, in order, summing to ``N`` (e.g.
         ``[("h", 64), ("c", 64)]`` for an LSTM-like step); one part ``("h", N)`` by
         default. The first part is what the network emits without a readout.
+    task : str, optional
+        Name of the task the network was trained on (see :data:`dynan.tasks.TASKS`),
+        so that :meth:`~dynan.Analysis.analyze` can make trials.
+    task_params : dict, optional
+        Keyword arguments of that task's generator (e.g. ``{"T": 2.0}``).
 
     Returns
     -------
@@ -113,9 +118,10 @@ def from_jax(step, params, *, n_units, n_inputs, readout=None, initial_state=Non
     >>> an.run(np.ones((3, 20, 1))).outputs.shape
     (3, 20, 1)
     """
-    return Analysis(JaxDynamics(step, params, n_units=n_units, n_inputs=n_inputs,
-                                readout=readout, initial_state=initial_state,
-                                state_parts=state_parts))
+    dynamics = JaxDynamics(step, params, n_units=n_units, n_inputs=n_inputs, readout=readout,
+                           initial_state=initial_state, state_parts=state_parts)
+    return Analysis(dynamics, layer_name=dynamics.describe()["step"], task=task,
+                    task_params=task_params)
 
 
 def _jax():

@@ -136,9 +136,9 @@ def analyse(params, out, *, n_trials=128, n_inits=256, seed=0):
     Analysis, Results
     """
     an = from_jax(step, params, n_units=N_UNITS, n_inputs=1, readout=readout,
-                  initial_state=params["h0"])
-    res = an.analyze(out=out, task="integrator", n_trials=n_trials, n_inits=n_inits, seed=seed,
-                     formats=(), overwrite=True, progress=False)
+                  initial_state=params["h0"], task="integrator")
+    res = an.analyze(out=out, n_trials=n_trials, n_inits=n_inits, seed=seed, formats=(),
+                     overwrite=True, progress=False)
     return an, res
 
 

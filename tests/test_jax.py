@@ -226,11 +226,14 @@ def test_a_multi_part_state_is_recorded_and_analysed(lstm):
 
 def test_analyze_runs_every_stage_that_applies(tmp_path):
     p = vanilla_weights(seed=9, n=12, n_in=1)
-    an = from_jax(vanilla_step, p, n_units=12, n_inputs=1,
-                  readout=lambda q, h: h[:1] * 2.0)
-    with an.analyze(tasks.integrator(16, seed=0), out=tmp_path / "out", n_inits=32, formats=(),
+    an = from_jax(vanilla_step, p, n_units=12, n_inputs=1, readout=lambda q, h: h[:1] * 2.0,
+                  task="integrator", task_params={"T": 0.8})
+    assert (an.task, an.task_params) == ("integrator", {"T": 0.8})
+    with an.analyze(out=tmp_path / "out", n_trials=16, n_inits=32, formats=(),
                     progress=False) as res:
         names = set(res.file)
+        assert res.hidden.shape == (16, 20, 12) and res.attrs["task"] == "integrator"
+        assert res.attrs["layer_name"] == "vanilla_step"
     summary = dynan.Summary.read(tmp_path / "out" / "summary.json")
     assert summary.stages == [s.name for s in dynan.STAGES if s.name != "spectrum"]
     assert "spectrum" in summary.skipped  # needs the recurrent weights, which a step hides
