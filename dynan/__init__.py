@@ -29,7 +29,8 @@ _PUBLIC = {
     "Dynamics": "dynamics", "LeakyDynamics": "dynamics", "ModelError": "errors",
     "FixedPoints": "fixed_points", "find_fixed_points": "fixed_points",
     "Linearization": "linearization", "example_model": "loading", "from_weights": "loading",
-    "load": "loading", "from_torch": "torch_networks", "load_torch": "torch_networks",
+    "load": "loading", "from_jax": "jax_networks", "from_torch": "torch_networks",
+    "load_torch": "torch_networks",
     "Results": "results", "Spectrum": "spectra", "spectrum": "spectra",
     "STAGES": "stages", "Summary": "summary", "Trials": "tasks", "tasks": None,
 }
