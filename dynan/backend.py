@@ -22,8 +22,9 @@ def setup():
     'tensorflow'
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ log lines after absl starts
     if "tensorflow" not in sys.modules:
+        # C++ log lines after absl starts; set, not defaulted: importing JAX sets it to 1
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         with _quiet_stderr():  # the lines printed before absl's logging starts
             import tensorflow as tf
         tf.get_logger().setLevel("ERROR")

@@ -28,12 +28,6 @@ A recording with the PCA and fixed points that the trajectories panel draws:
 ['trajectories.pdf', 'trajectories.svg', 'trajectories.png']
 """
 
-import multiprocessing
-import os
-import signal
-import sys
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import cycle
@@ -773,7 +767,7 @@ def check_panels(panels=None):
     return chosen
 
 
-def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, jobs=None):
+def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None):
     """Panels of :data:`PANELS` and the overview, each as its own figure file under ``out``.
 
     Parameters
@@ -784,12 +778,6 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, jobs=N
     formats : sequence of str, default ("pdf", "svg", "png")
     panels : sequence of str, optional
         Names from :data:`PANELS` and ``"overview"``; by default all of them.
-    jobs : int, optional
-        At most this many processes draw, one figure at a time each; by default one
-        per CPU. Figures draw in this process alone off Linux (where only a fresh
-        interpreter could start them), in a thread other than the main one, in a
-        process that may not start others (a daemonic Dask or multiprocessing worker),
-        and for results in memory.
 
     Returns
     -------
@@ -814,49 +802,10 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, jobs=N
             f"{name} needs {', '.join(needs)}" for name, needs in sorted(missing.items())))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    context = _context()
-    if jobs is None:  # the CPUs this process may use (Linux, where workers are forked)
-        jobs = len(os.sched_getaffinity(0)) if context is not None else 1
-    jobs = min(jobs, len(chosen))
-    if (jobs <= 1 or context is None or multiprocessing.current_process().daemon
-            or threading.current_thread() is not threading.main_thread()
-            or res.path is None or res._index is not None):
-        return [path for name in chosen for path in _draw(res, name, out, formats)]
-    # The overview first: it takes longest, and the others fill the other processes.
-    order = sorted(chosen, key=lambda name: name != "overview")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_quiet_worker) as pool:
-        futures = {name: pool.submit(_draw, res.path, name, out, formats) for name in order}
-        try:
-            return [path for name in chosen for path in futures[name].result()]
-        except BaseException:
-            pool.shutdown(cancel_futures=True)  # waits only for figures being drawn
-            raise
-
-
-def _draw(results, name, out, formats):
-    """Draw one figure of :func:`draw_all` and write its files."""
+    written = []
     with paper_style():
-        res = _results(results)
-        try:
+        for name in chosen:
             fig = overview(res) if name == "overview" else PANELS[name].figure(res)
-            written = save(fig, out / name, formats)
+            written += save(fig, out / name, formats)
             plt.close(fig)
-        finally:
-            if res is not results:
-                res.close()
     return written
-
-
-def _context():
-    """Forked worker processes on Linux (no re-import of the caller's script, which a
-    fresh interpreter would run again); None elsewhere, where figures draw in this
-    process."""
-    return multiprocessing.get_context("fork") if sys.platform == "linux" else None
-
-
-def _quiet_worker():
-    """A drawing process: leaves Ctrl-C to the process that started it (which waits for
-    the figure being drawn and stops), ends at once on SIGTERM, and draws off screen."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    plt.switch_backend("agg")

@@ -286,6 +286,15 @@ def _fifo(scene):
     return path
 
 
+def _pickled_torch(scene):
+    """A whole PyTorch module saved with torch.save(model): a pickle, which runs code."""
+    import torch
+
+    path = scene.tmp / "pickled.pt"
+    torch.save(torch.nn.GRU(3, 4), path)
+    return scene.protect(path)
+
+
 def _write(scene, name, data):
     path = scene.tmp / name
     path.write_bytes(data)
@@ -303,6 +312,7 @@ PLACEHOLDERS = {
     "custom_model": _keras_file("custom"), "lambda_model": _keras_file("lambda"),
     "three_outputs": _keras_file("three_outputs"), "nan_model": _keras_file("nan"),
     "complex_model": _complex_model, "nan_inputs": _nan_inputs, "fifo": _fifo,
+    "pickled_torch": _pickled_torch,
 }
 
 

@@ -91,15 +91,6 @@ def test_count_axes_have_integer_ticks(analysed):
     assert ticks and all(float(t).is_integer() for t in ticks)
 
 
-def test_worker_processes_draw_what_one_process_draws(analysed, tmp_path):
-    res, _ = analysed["tdnms_leaky"]
-    alone = figures.draw_all(res, tmp_path / "alone", ("png",), jobs=1)
-    shared = figures.draw_all(res, tmp_path / "shared", ("png",), jobs=2)
-    assert [p.name for p in shared] == [p.name for p in alone] == [
-        f"{name}.png" for name in [*figures.PANELS, "overview"]]
-    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(alone, shared))
-
-
 @pytest.mark.parametrize("font", ["Liberation Sans", "DejaVu Sans"])
 def test_pdfs_embed_one_font_with_editable_text(analysed, tmp_path, monkeypatch, font):
     """TrueType text, and no "fi" ligature glyph (DejaVu Sans puts it in a second font

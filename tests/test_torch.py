@@ -15,6 +15,7 @@ nn = torch.nn
 
 from dynan.dynamics import LeakyDynamics  # noqa: E402
 from dynan.errors import ModelError  # noqa: E402
+from dynan.results import Results  # noqa: E402
 from dynan.testing import check_dynamics  # noqa: E402
 from dynan.torch_networks import (  # noqa: E402
     TorchRecurrentDynamics, TorchStepDynamics, from_torch, load_torch)
@@ -471,15 +472,22 @@ def test_trained_torch_flipflops_have_the_cube_and_its_one_bit_saddles(tmp_path,
         example.check_cube(an, res)
         check_dynamics(an.dynamics, res.inputs[:16])
     assert (tmp_path / f"{train}.pt").is_file() and an.source == tmp_path / f"{train}.pt"
+    # the same state_dict from the command line (its card beside it gives the task)
+    done = subprocess.run([sys.executable, "-m", "dynan", "analyze", str(tmp_path / f"{train}.pt"),
+                           "--import", example.__file__, "--torch-class",
+                           f"torch_flipflop:{type(model).__name__}", "--trials", "64",
+                           "--format", "none", "--out", str(tmp_path / "cli")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with Results(tmp_path / "cli" / f"{train}.h5") as res:
+        example.check_cube(an, res)
 
 
 def test_the_command_line_analyses_a_state_dict_and_refuses_a_pickled_module(tmp_path):
     """`dynan analyze model.pt --import FILE --torch-class MODULE:CLASS`; a full-module
     pickle is refused in one line, exit 2, and nothing is written."""
-    example = Path(__file__).parents[1] / "examples" / "torch_flipflop.py"
-    spec = importlib.util.spec_from_file_location("torch_flipflop", example)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _example()
+    example = module.__file__
     torch.manual_seed(0)
     model = module.GRUFlipFlop()
     torch.save(model.state_dict(), tmp_path / "gru.pt")
