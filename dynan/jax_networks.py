@@ -39,6 +39,7 @@ import numpy as np
 from .analysis import Analysis
 from .dynamics import Dynamics
 from .errors import ModelError
+from .loading import _weights
 
 #: What a user without JAX is told, in one line.
 NEEDS_JAX = 'from_jax needs JAX: pip install "dynan[jax]"'
@@ -202,7 +203,7 @@ class JaxDynamics(Dynamics):
         self._step_fn, self._readout_fn = step, readout_fn
         self._name = getattr(step, "__qualname__", type(step).__name__)
         self.initial_state = (np.zeros(N) if initial_state is None
-                              else _vector(initial_state, "initial_state", N))
+                              else _weights(initial_state, "initial_state", (N,)))
         trained = (params, readout_params)
         _check_finite(trained)
         with _x64(jax):
@@ -420,18 +421,6 @@ def _check_finite(tree):
             raise ValueError(f"{where} has "
                              f"{int(array.size - np.isfinite(array).sum())} non-finite values "
                              "(NaN or inf); all must be finite")
-
-
-def _vector(value, name, n):
-    a = np.asarray(value)
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be real numbers; got values of type {a.dtype}")
-    a = a.astype(float)
-    if a.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},); got {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} has non-finite values (NaN or inf); all must be finite")
-    return a
 
 
 def _state_parts(parts, n):

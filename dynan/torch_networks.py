@@ -52,6 +52,7 @@ from scipy.special import expit
 from . import activations
 from .dynamics import Dynamics, LeakyDynamics, Readout
 from .errors import ModelError
+from .loading import _weights
 
 #: The PyTorch modules with closed-form dynamics.
 KNOWN_MODULES = ("RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell")
@@ -457,12 +458,9 @@ class TorchStepDynamics(Dynamics):
         self.n_inputs = _size(n_inputs, getattr(module, "input_size", None), "n_inputs",
                               "input_size", module)
         if initial_state is not None:
-            initial_state = np.asarray(initial_state, dtype=float)
-            if initial_state.ndim != 1 or initial_state.size == 0:
-                raise ValueError(f"initial_state must be a vector (N,); got shape "
-                                 f"{initial_state.shape}")
-            if not np.all(np.isfinite(initial_state)):
-                raise ValueError("initial_state has non-finite values")
+            initial_state = _weights(initial_state, "initial_state", (None,), "(N,)")
+            if initial_state.size == 0:
+                raise ValueError("initial_state must have shape (N,) with N >= 1; got (0,)")
         N = _size(None if initial_state is None else len(initial_state),
                   getattr(module, "hidden_size", None), "initial_state (its length)",
                   "hidden_size", module)
@@ -751,12 +749,8 @@ def _known_dynamics(rnn, readout, n_inputs, initial_state):
         raise ValueError(f"n_inputs={n_inputs} but the {kind} takes {n_in} inputs")
     N = len(layers) * (2 * H if mode == "LSTM" else H)
     if initial_state is not None:
-        initial_state = np.asarray(initial_state, dtype=float)
-        if initial_state.shape != (N,):
-            raise ValueError(f"initial_state must have shape ({N},) for this {kind} (its "
-                             f"layers' states concatenated); got {initial_state.shape}")
-        if not np.all(np.isfinite(initial_state)):
-            raise ValueError("initial_state has non-finite values")
+        initial_state = _weights(initial_state, "initial_state", (N,),
+                                 f"({N},) for this {kind} (its layers' states concatenated)")
     linear = None if readout is None else _linear(readout)
     if readout is not None and linear is None:
         _check_readout_input(readout, H)
