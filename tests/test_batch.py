@@ -124,8 +124,11 @@ def test_external_scheduler_and_workers(tmp_path, capsys):
 
 
 SBATCH = """#!/bin/sh
-# sbatch for this test: runs the job script here, in a session of its own
-setsid sh "$1" > /dev/null 2>&1 < /dev/null &
+# sbatch for this test: runs the job script here, in a session of its own (from a copy:
+# dask-jobqueue deletes the script as soon as sbatch returns)
+job=$(mktemp)
+cp "$1" "$job"
+setsid sh "$job" > /dev/null 2>&1 < /dev/null &
 echo "Submitted batch job $!"
 """
 SCANCEL = """#!/bin/sh
@@ -135,7 +138,7 @@ exit 0
 
 
 @pytest.mark.cluster
-def test_slurm_jobs_through_dask_jobqueue(tmp_path, monkeypatch, capsys):
+def test_slurm_jobs_through_dask_jobqueue(tmp_path, monkeypatch):
     """--cluster slurm: dask-jobqueue writes each job's script and submits it with sbatch,
     which here runs it on this machine (a real Dask worker process per job)."""
     bin_dir = tmp_path / "bin"
@@ -145,13 +148,14 @@ def test_slurm_jobs_through_dask_jobqueue(tmp_path, monkeypatch, capsys):
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     models = copy_models(tmp_path / "models", {"x": "integrator_leaky", "y": "integrator_current"})
-    code = main(["batch", str(models / "x.keras"), str(models / "y.keras"), "--out",
-                 str(tmp_path / "out"), "--cluster", "slurm", "--workers", "2",
-                 "--cluster-option", "memory=2GB", "--cluster-option", "walltime=00:10:00",
-                 "--cluster-option", "interface=lo",
-                 "--trials", "24", "--figures", "none"])
-    assert code == 0, capsys.readouterr().err
-    assert "2 models: 2 analysed" in capsys.readouterr().out
+    done = subprocess.run(  # in a process of its own, so that a lost job cannot hang the tests
+        [sys.executable, "-m", "dynan", "batch", str(models / "x.keras"), str(models / "y.keras"),
+         "--out", str(tmp_path / "out"), "--cluster", "slurm", "--workers", "2",
+         "--cluster-option", "memory=2GB", "--cluster-option", "walltime=00:10:00",
+         "--cluster-option", "interface=lo", "--trials", "24", "--figures", "none"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "2 models: 2 analysed" in done.stdout
     assert {r["status"] for r in read_table(tmp_path / "out" / "summary.csv").values()} == {"done"}
 
 
