@@ -115,7 +115,8 @@ def build_parser():
                          "or glob patterns")
     compare.add_argument("--out", required=True, help="output folder")
     compare.add_argument("--metric", default="topology", help="metric of the MDS map: "
-                         "fixed_points, topology, cca or procrustes (default: %(default)s)")
+                         "fixed_points, topology, cca, procrustes, or dsa (computed only when "
+                         "chosen; needs dynan[dsa]) (default: %(default)s)")
     compare.add_argument("--color-by", default="task", help="column of models.csv that colours "
                          "the map: task, kind, topology_class, or a group of --pattern "
                          "(default: %(default)s)")
@@ -432,7 +433,8 @@ def _report(args):
 def _compare(args):
     from . import compare
 
-    comparison = compare.compare(args.results, pattern=args.pattern)
+    comparison = compare.compare(args.results, pattern=args.pattern,
+                                 metrics=[*compare.DEFAULT_METRICS, args.metric])
     out = compare.write(comparison, args.out, metric=args.metric, color_by=args.color_by,
                         formats=args.format, overwrite=args.overwrite, wait=args.wait)
     print(compare.describe(comparison, args.metric, args.color_by))

@@ -21,6 +21,14 @@ pair of networks, one distance per metric of :data:`METRICS`:
 ``procrustes``
     The angular Procrustes distance of the same trajectories (Williams et al. 2021), on
     as many principal components for both networks.
+``dsa``
+    Dynamical similarity analysis (Ostrow et al. 2023, the ``dsa-metric`` package, extra
+    ``dynan[dsa]``): a linear operator fit to each network's recorded trials (delay-
+    embedded leading principal components, HAVOK DMD), compared up to a change of
+    basis (the angular distance after the best orthogonal similarity transform). It
+    compares dynamics rather than geometry, and any two networks, whatever their
+    trials. Computed only when asked for (``metrics=[..., "dsa"]``): an optimisation
+    per pair, about a second each.
 
 The trajectory metrics compare networks that ran the same trials (the same task and
 seed, as ``dynan batch`` gives them); other pairs are NaN. :meth:`Comparison.embedding`
@@ -77,12 +85,16 @@ class Metric:
         ``distance(a, b) -> float`` of two signatures (NaN where they are not comparable).
     needs : tuple of str
         Groups of the results file the signature reads.
+    package : tuple of (str, str), optional
+        ``(module, distribution)`` of the optional package the metric needs; such a
+        metric is computed only when asked for.
     """
 
     name: str
     signature: Callable
     distance: Callable
     needs: tuple
+    package: tuple = None
 
 
 def _points(res):
@@ -174,6 +186,42 @@ def _procrustes_distance(a, b):
     return float(np.arccos(np.clip(np.linalg.svd(x.T @ y, compute_uv=False).sum(), -1, 1)))
 
 
+#: Delays, rank and trials of the DMD fit of the ``dsa`` metric, and the optimisation steps
+#: of each pair's comparison.
+DSA_DELAYS, DSA_RANK, DSA_TRIALS, DSA_ITERATIONS = 5, 10, 64, 1000
+
+
+def _dmd_operator(res):
+    """The HAVOK DMD operator (rank x rank) of a network's recorded trials: at most
+    :data:`DSA_TRIALS` of them, on their leading principal components, delay-embedded."""
+    import os
+    from unittest import mock
+
+    # POT, which DSA imports, would import TensorFlow and JAX (loudly) for its backends
+    with mock.patch.dict(os.environ, {f"POT_BACKEND_DISABLE_{name}": "1"
+                                      for name in ("TENSORFLOW", "JAX", "CUPY")}):
+        from DSA import DMD
+
+    hidden = np.asarray(res.hidden)
+    hidden = hidden[np.linspace(0, len(hidden) - 1, min(len(hidden), DSA_TRIALS)).astype(int)]
+    states = hidden.reshape(-1, hidden.shape[-1])
+    mean = states.mean(axis=0)
+    components = np.linalg.svd(states - mean, full_matrices=False)[2][:N_COMPONENTS]
+    dmd = DMD((hidden - mean) @ components.T, n_delays=DSA_DELAYS,
+              rank=min(DSA_RANK, DSA_DELAYS * len(components)), device="cpu")
+    dmd.fit()
+    return dmd.A_v.numpy()
+
+
+def _dsa_distance(a, b):
+    import torch
+    from DSA import SimilarityTransformDist
+
+    torch.manual_seed(0)  # the optimisation starts from a random orthogonal matrix
+    return float(SimilarityTransformDist(iters=DSA_ITERATIONS, score_method="angular",
+                                         lr=0.01).fit_score(a, b))
+
+
 #: Every metric, by name.
 METRICS = {metric.name: metric for metric in (
     Metric("fixed_points", _counts, _counts_distance, ("fixed_points",)),
@@ -181,7 +229,10 @@ METRICS = {metric.name: metric for metric in (
            ("fixed_points", "topology")),
     Metric("cca", _condition_means, _svcca_distance, ("trials",)),
     Metric("procrustes", _condition_means, _procrustes_distance, ("trials",)),
+    Metric("dsa", _dmd_operator, _dsa_distance, ("trials",), ("DSA", "dsa-metric")),
 )}
+#: The metrics computed when none are named: those that need no optional package.
+DEFAULT_METRICS = tuple(name for name, metric in METRICS.items() if metric.package is None)
 
 
 @dataclass
@@ -323,7 +374,8 @@ def compare(results, *, metrics=None, pattern=None, progress=None):
         Results files, analyze or batch folders, or glob patterns (see
         :func:`find_results`); at least two networks.
     metrics : sequence of str, optional
-        Names from :data:`METRICS`; all by default.
+        Names from :data:`METRICS`; by default :data:`DEFAULT_METRICS` (all but those
+        that need an optional package).
     pattern : str, optional
         A regular expression with named groups matched against each model's file name
         (``r"seed(?P<seed>\\d+)"``): each group becomes a column of the model table.
@@ -339,11 +391,13 @@ def compare(results, *, metrics=None, pattern=None, progress=None):
     paths = find_results(results)
     if len(paths) < 2:
         raise ValueError(f"compare needs at least two results files; got {len(paths)}")
-    metrics = list(METRICS) if metrics is None else list(metrics)
+    metrics = list(DEFAULT_METRICS if metrics is None else dict.fromkeys(metrics))
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown or not metrics:
         raise ValueError(f"unknown metric {', '.join(unknown) or '(none given)'}; choose from "
                          f"{', '.join(METRICS)}")
+    for name in metrics:
+        _check_package(METRICS[name])
     needs = sorted({"fixed_points", "topology", *(n for m in metrics for n in METRICS[m].needs)})
     rows, graphs, signatures = [], [], {m: [] for m in metrics}
     for path in tqdm(paths, desc="compare", unit="network",
@@ -361,8 +415,18 @@ def compare(results, *, metrics=None, pattern=None, progress=None):
     models = {column: [row.get(column, "") for row in rows] for column in columns}
     models["name"] = _unique_names(models["name"])
     models["topology_class"] = _isomorphism_classes(graphs)
-    distances = {m: _matrix(signatures[m], METRICS[m].distance) for m in metrics}
+    distances = {m: _matrix(signatures[m], METRICS[m].distance,
+                            progress=progress if METRICS[m].package else False, desc=m)
+                 for m in metrics}
     return Comparison(models, distances)
+
+
+def _check_package(metric):
+    import importlib.util
+
+    if metric.package and importlib.util.find_spec(metric.package[0]) is None:
+        raise ValueError(f"the {metric.name} metric needs the {metric.package[1]} package: "
+                         f"python -m pip install 'dynan[{metric.name}]'")
 
 
 def _model_row(res, path, pattern):
@@ -410,12 +474,16 @@ def _isomorphism_classes(graphs):
     return classes
 
 
-def _matrix(signatures, distance):
-    M = len(signatures)
-    d = np.zeros((M, M))
-    for i in range(M):
-        for j in range(i + 1, M):
-            d[i, j] = d[j, i] = distance(signatures[i], signatures[j])
+def _matrix(signatures, distance, progress=False, desc=None):
+    from itertools import combinations
+
+    from tqdm.auto import tqdm
+
+    d = np.zeros((len(signatures),) * 2)
+    pairs = list(combinations(range(len(signatures)), 2))
+    for i, j in tqdm(pairs, desc=desc, unit="pair",
+                     disable=None if progress is None else not progress):
+        d[i, j] = d[j, i] = distance(signatures[i], signatures[j])
     return d
 
 

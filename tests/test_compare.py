@@ -48,7 +48,7 @@ def test_each_network_gets_its_structure_and_class(comparison):
 
 
 def test_distances_are_symmetric_zero_for_copies_and_nan_across_trials(comparison):
-    assert set(comparison.distances) == set(compare.METRICS)
+    assert set(comparison.distances) == set(compare.DEFAULT_METRICS) == set(compare.METRICS) - {"dsa"}
     for metric, d in comparison.distances.items():
         assert d.shape == (4, 4)
         np.testing.assert_array_equal(d, d.T)
@@ -75,6 +75,31 @@ def test_svcca_and_procrustes_on_rotated_and_unrelated_trajectories(rng):
     assert compare._svcca_distance(same, noise) > 0.5
     assert compare._procrustes_distance(same, noise) > 1.0
     assert np.isnan(compare._svcca_distance(same, ("other trials", x)))
+
+
+def test_dsa_compares_dynamics_up_to_a_change_of_basis(analysed, rng):
+    """Ground truth for the operator distance: a similarity transform of an operator is
+    at distance 0, another spectrum is not; and on the files, the flip-flop's copy is at
+    0 and the integrator far, whatever trials each ran."""
+    a = np.diag([0.95, 0.9, 0.5, 0.2]) + np.triu(rng.normal(scale=0.1, size=(4, 4)), 1)
+    q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    assert compare._dsa_distance(a, q @ a @ q.T) == pytest.approx(0, abs=0.02)
+    assert compare._dsa_distance(a, np.diag([0.3, -0.5, 0.1, 0.0])) > 0.3
+    paths = [analysed[name] for name in ("flipflop_leaky", "twin", "integrator_leaky")]
+    d = compare.compare(paths, metrics=["dsa"], progress=False).distances["dsa"]
+    assert d[0, 1] == pytest.approx(0, abs=1e-3)
+    assert d[0, 2] > 0.2 and not np.isnan(d).any()
+
+
+def test_an_optional_metric_without_its_package_is_refused_in_one_line(analysed, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "DSA" else find_spec(name, *a))
+    with pytest.raises(ValueError, match=r"the dsa metric needs the dsa-metric package: "
+                                         r"python -m pip install 'dynan\[dsa\]'"):
+        compare.compare(list(analysed.values()), metrics=["topology", "dsa"])
 
 
 def test_written_tables_read_back(comparison, tmp_path):
