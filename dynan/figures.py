@@ -106,17 +106,20 @@ def panel_letter(ax, letter):
 def save(fig, path, formats=("pdf", "svg", "png")):
     """Write ``fig`` as ``path.<format>`` for each format; returns the paths.
 
-    The figure is laid out once and cropped to its tight box once (``savefig.bbox``
-    permitting), then written in every format without laying it out again.
+    A figure with a layout engine (such as the overview's constrained layout) is laid
+    out once and keeps its size: a journal's column width. Any other is cropped to its
+    tight box once (``savefig.bbox`` permitting). Then it is written in every format
+    without laying it out again.
     """
     path = Path(path)
     for text in fig.findobj(Text):  # "fi" stays two letters that an editor can change
         text.set_fontfeatures(("-liga",))
+    bbox = plt.rcParams["savefig.bbox"]
     if fig.get_layout_engine() is not None:
         fig.draw_without_rendering()  # the layout engine places the axes once
         fig.set_layout_engine(None)  # and they stay there at each save
-    bbox = plt.rcParams["savefig.bbox"]
-    if bbox == "tight":
+        bbox = fig.bbox_inches
+    elif bbox == "tight":
         bbox = fig.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
     written = []
     for fmt in formats:
@@ -247,7 +250,8 @@ def _fixed_point_structure(res, p, ax, c):
 
     fps, far = _inside(res)
     if far:
-        ax.set_title(f"{far} fixed points outside the visited region not shown", fontsize=5)
+        ax.set_title(f"{far} fixed point{'s' * (far != 1)} outside the visited region not "
+                     "drawn", fontsize=5)
     conditions = sorted(set(fps.labels.tolist()))
     colors = dict(zip(conditions, cycle(CONDITION_COLORS)))
     handles = []
@@ -419,7 +423,7 @@ def alignment(results, ax=None, *, n_modes=3):
     ax.set_xticks(range(len(columns)), columns, rotation=90)
     ax.set_yticks(range(len(names)), names, fontsize=4)
     ax.axvline(len(inputs) - 0.5, color=COLORS[5], linewidth=0.8)
-    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="|cos|")
+    ax.figure.colorbar(image, cax=ax.inset_axes((1.04, 0.1, 0.05, 0.8)), label="|cos|")
     ax.set_title("slow modes: inputs | readout")
     return ax
 
@@ -767,7 +771,7 @@ def check_panels(panels=None):
     return chosen
 
 
-def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None):
+def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, workers=0):
     """Panels of :data:`PANELS` and the overview, each as its own figure file under ``out``.
 
     Parameters
@@ -778,6 +782,11 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None):
     formats : sequence of str, default ("pdf", "svg", "png")
     panels : sequence of str, optional
         Names from :data:`PANELS` and ``"overview"``; by default all of them.
+    workers : int, default 0
+        Helper processes that draw figures beside this one (each a fresh Python
+        interpreter, never a fork, reading the same file). The helpers take the largest
+        figures first and this process the smallest, until none is left; a figure that a
+        helper fails to draw is drawn here (so its error, if any, is raised here).
 
     Returns
     -------
@@ -802,10 +811,110 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None):
             f"{name} needs {', '.join(needs)}" for name, needs in sorted(missing.items())))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    with paper_style():
-        for name in chosen:
-            fig = overview(res) if name == "overview" else PANELS[name].figure(res)
-            written += save(fig, out / name, formats)
-            plt.close(fig)
-    return written
+    jobs = sorted(chosen, key=lambda name: name != "overview")  # the largest first
+    helpers = _Helpers(min(workers, len(jobs) - 1), res.path, out, formats)
+    with paper_style(), helpers:
+        while jobs:
+            for helper in helpers.idle():
+                if jobs:
+                    helpers.give(helper, jobs.pop(0))
+            if jobs:
+                _draw(res, jobs.pop(), out, formats)
+        jobs = helpers.finish()  # the figures that a helper did not draw
+        for name in jobs:
+            _draw(res, name, out, formats)
+    return [out / f"{name}.{fmt}" for name in chosen for fmt in formats]
+
+
+def _draw(res, name, out, formats):
+    fig = overview(res) if name == "overview" else PANELS[name].figure(res)
+    try:
+        save(fig, out / name, formats)
+    finally:
+        plt.close(fig)
+
+
+class _Helpers:
+    """Helper processes for :func:`draw_all`, each a fresh interpreter running
+    :func:`_serve`. A helper answers ``ready`` once it has imported this module and opened
+    the file, and ``done`` after each figure it is sent; one that fails or dies answers no
+    more, and its figure is handed back by :meth:`finish`. All are killed on leaving."""
+
+    def __init__(self, n, path, out, formats):
+        import os
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        self.answers, self.busy, self.alive = queue.Queue(), {}, set()
+        package = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [package, os.environ.get("PYTHONPATH")]))}
+        code = "from dynan.figures import _serve; _serve()"
+        for _ in range(n if path is not None else 0):
+            process = subprocess.Popen(
+                [sys.executable, "-c", code, str(path), str(out), ",".join(formats)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True, env=env)
+            self.alive.add(process)
+            threading.Thread(target=self._listen, args=(process,), daemon=True).start()
+
+    def _listen(self, process):
+        for line in process.stdout:
+            self.answers.put((process, line.strip()))
+        self.answers.put((process, None))  # it exited
+
+    def idle(self, wait=False):
+        """The helpers that have answered since the last call, waiting for one if ``wait``."""
+        import queue
+
+        idle = []
+        while True:
+            try:
+                process, answer = self.answers.get(block=wait)
+            except queue.Empty:
+                return idle
+            wait = False
+            if answer is None:
+                self.alive.discard(process)
+            else:
+                self.busy.pop(process, None)
+                idle.append(process)
+
+    def give(self, process, name):
+        """Send ``name`` to an idle helper."""
+        self.busy[process] = name
+        try:
+            process.stdin.write(name + "\n")
+            process.stdin.flush()
+        except OSError:
+            pass  # it died: its end of output hands the figure back
+
+    def finish(self):
+        """Wait for the helpers' figures; returns the names that none of them drew."""
+        while set(self.busy) & self.alive:
+            self.idle(wait=True)
+        return list(self.busy.values())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.alive | set(self.busy):
+            process.kill()
+            process.wait()
+        return False
+
+
+def _serve():
+    """A helper of :func:`draw_all` (``python -c "from dynan.figures import _serve;
+    _serve()" RESULTS OUT FORMATS``): draws the panels named on its standard input."""
+    import sys
+
+    path, out, formats = sys.argv[1], Path(sys.argv[2]), sys.argv[3].split(",")
+    with Results(path) as res, paper_style():
+        print("ready", flush=True)
+        for line in sys.stdin:
+            _draw(res, line.strip(), out, formats)
+            print("done", line.strip(), flush=True)

@@ -6,6 +6,7 @@ copies). Figures and ``summary.json`` are drawn from the finished file. The work
 folder takes the output folder's place only when everything is done.
 """
 
+import os
 import time
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
                 from . import figures
 
                 clock = time.perf_counter()
-                figures.draw_all(results, work / "figures", formats, panels)
+                figures.draw_all(results, work / "figures", formats, panels,
+                                 workers=len(os.sched_getaffinity(0)) - 1)
                 seconds["figures"] = round(time.perf_counter() - clock, 3)
             summary = Summary.from_results(results, performance=performance, seconds=seconds,
                                            skipped=skipped)

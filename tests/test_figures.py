@@ -100,3 +100,31 @@ def test_pdfs_embed_one_font_with_editable_text(analysed, tmp_path, monkeypatch,
     (pdf,) = figures.draw_all(res, tmp_path, ("pdf",), ["speed"])
     data = pdf.read_bytes()
     assert data.count(b"/FontFile2") == 1 and b"/Subtype /Type3" not in data
+
+
+def test_helper_processes_draw_the_same_figures(analysed, tmp_path):
+    res, _ = analysed["integrator_leaky"]
+    alone = figures.draw_all(res, tmp_path / "alone", ("png",))
+    helped = figures.draw_all(res, tmp_path / "helped", ("png",), workers=2)
+    assert [p.name for p in helped] == [p.name for p in alone]
+    assert [p.read_bytes() for p in helped] == [p.read_bytes() for p in alone]
+
+
+def test_a_figure_that_a_helper_fails_to_draw_is_handed_back(analysed, tmp_path):
+    res, _ = analysed["integrator_leaky"]
+    with figures._Helpers(1, res.path, tmp_path, ("png",)) as helpers:
+        (helper,) = helpers.idle(wait=True)  # ready
+        helpers.give(helper, "no_such_panel")  # it raises, and exits
+        assert helpers.finish() == ["no_such_panel"]
+        helpers.give(helper, "speed")  # a dead helper's work is handed back too
+        assert helpers.finish() == ["speed"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_overview_keeps_the_double_column_width(analysed, tmp_path):
+    from PIL import Image
+
+    res, _ = analysed["tdnms_leaky"]
+    (png,) = figures.draw_all(res, tmp_path, ("png",), ["overview"])
+    width, height = Image.open(png).size
+    assert (width, height) == (int(183 / 25.4 * 300), int(170 / 25.4 * 300))  # not cropped
