@@ -170,6 +170,7 @@ class LeakyRNN(keras.layers.RNN):
 
     @classmethod
     def from_config(cls, config):
+        """The layer that ``get_config()`` describes (Keras calls it when loading)."""
         return cls(**config)
 
 
