@@ -1,8 +1,8 @@
 """The results file: dynan's HDF5 memory of one analysed model.
 
 Every analysis stage writes into one HDF5 file whose layout is documented in
-README.md ("Results file") and versioned by the root attribute ``dynan_schema``.
-Plain ``h5py`` reads it without dynan. New files are written all or nothing (into a
+``docs/results-file.md`` (checked against a real file when the docs build) and versioned
+by the root attribute ``dynan_schema``. Plain ``h5py`` reads it without dynan. New files are written all or nothing (into a
 temporary file beside the target, renamed over it only on success), and each
 stage's group is stored all or nothing (:meth:`Results.store`).
 """
