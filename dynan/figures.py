@@ -771,7 +771,7 @@ def check_panels(panels=None):
     return chosen
 
 
-def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, workers=0):
+def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, helpers=None):
     """Panels of :data:`PANELS` and the overview, each as its own figure file under ``out``.
 
     Parameters
@@ -782,11 +782,10 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, worker
     formats : sequence of str, default ("pdf", "svg", "png")
     panels : sequence of str, optional
         Names from :data:`PANELS` and ``"overview"``; by default all of them.
-    workers : int, default 0
-        Helper processes that draw figures beside this one (each a fresh Python
-        interpreter, never a fork, reading the same file). The helpers take the largest
-        figures first and this process the smallest, until none is left; a figure that a
-        helper fails to draw is drawn here (so its error, if any, is raised here).
+    helpers : Helpers, optional
+        Processes that draw beside this one: they take the largest figures first and
+        this process the smallest, until none is left. A figure that a helper fails to
+        draw is drawn here (so its error, if any, is raised here).
 
     Returns
     -------
@@ -812,35 +811,49 @@ def draw_all(results, out, formats=("pdf", "svg", "png"), panels=None, *, worker
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = sorted(chosen, key=lambda name: name != "overview")  # the largest first
-    helpers = _Helpers(min(workers, len(jobs) - 1), res.path, out, formats)
-    with paper_style(), helpers:
+    helpers = helpers if helpers is not None and res.path is not None else Helpers(0)
+    with paper_style():
         while jobs:
             for helper in helpers.idle():
                 if jobs:
-                    helpers.give(helper, jobs.pop(0))
+                    helpers.give(helper, {"results": str(res.path), "out": str(out),
+                                          "formats": list(formats), "panel": jobs.pop(0)})
             if jobs:
                 _draw(res, jobs.pop(), out, formats)
-        jobs = helpers.finish()  # the figures that a helper did not draw
-        for name in jobs:
-            _draw(res, name, out, formats)
+        for job in helpers.finish():  # the figures that a helper did not draw
+            _draw(res, job["panel"], out, formats)
     return [out / f"{name}.{fmt}" for name in chosen for fmt in formats]
 
 
 def _draw(res, name, out, formats):
     fig = overview(res) if name == "overview" else PANELS[name].figure(res)
     try:
-        save(fig, out / name, formats)
+        save(fig, Path(out) / name, formats)
     finally:
         plt.close(fig)
 
 
-class _Helpers:
-    """Helper processes for :func:`draw_all`, each a fresh interpreter running
-    :func:`_serve`. A helper answers ``ready`` once it has imported this module and opened
-    the file, and ``done`` after each figure it is sent; one that fails or dies answers no
-    more, and its figure is handed back by :meth:`finish`. All are killed on leaving."""
+class Helpers:
+    """Processes that draw figures for :func:`draw_all` beside the calling process.
 
-    def __init__(self, n, path, out, formats):
+    Each is a fresh Python interpreter (never a fork: a process that has TensorFlow or
+    JAX loaded cannot be forked safely) that imports this module as soon as it starts,
+    so that starting them before the results are ready hides that time. A helper that
+    fails or dies draws no more, and its figure is drawn by the caller. All are stopped
+    on leaving the ``with`` block.
+
+    Parameters
+    ----------
+    n : int
+        How many (0: none; everything is drawn by the caller).
+
+    Examples
+    --------
+    >>> with Helpers(1) as helpers:   # doctest: +SKIP
+    ...     draw_all("results.h5", "figures", helpers=helpers)
+    """
+
+    def __init__(self, n):
         import os
         import queue
         import subprocess
@@ -851,10 +864,9 @@ class _Helpers:
         package = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [package, os.environ.get("PYTHONPATH")]))}
-        code = "from dynan.figures import _serve; _serve()"
-        for _ in range(n if path is not None else 0):
+        for _ in range(n):
             process = subprocess.Popen(
-                [sys.executable, "-c", code, str(path), str(out), ",".join(formats)],
+                [sys.executable, "-c", "from dynan.figures import _serve; _serve()"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 text=True, env=env)
             self.alive.add(process)
@@ -866,7 +878,8 @@ class _Helpers:
         self.answers.put((process, None))  # it exited
 
     def idle(self, wait=False):
-        """The helpers that have answered since the last call, waiting for one if ``wait``."""
+        """The helpers that have answered (ready, or done) since the last call, waiting
+        for an answer if ``wait``."""
         import queue
 
         idle = []
@@ -882,20 +895,22 @@ class _Helpers:
                 self.busy.pop(process, None)
                 idle.append(process)
 
-    def give(self, process, name):
-        """Send ``name`` to an idle helper."""
-        self.busy[process] = name
+    def give(self, helper, job):
+        """Send a job (``results``, ``out``, ``formats``, ``panel``) to an idle helper."""
+        import json
+
+        self.busy[helper] = job
         try:
-            process.stdin.write(name + "\n")
-            process.stdin.flush()
+            helper.stdin.write(json.dumps(job) + "\n")
+            helper.stdin.flush()
         except OSError:
-            pass  # it died: its end of output hands the figure back
+            pass  # it died: its end of output hands the job back
 
     def finish(self):
-        """Wait for the helpers' figures; returns the names that none of them drew."""
+        """Wait for the helpers' jobs; returns those that none of them did."""
         while set(self.busy) & self.alive:
             self.idle(wait=True)
-        return list(self.busy.values())
+        return [self.busy.pop(helper) for helper in list(self.busy)]
 
     def __enter__(self):
         return self
@@ -908,13 +923,15 @@ class _Helpers:
 
 
 def _serve():
-    """A helper of :func:`draw_all` (``python -c "from dynan.figures import _serve;
-    _serve()" RESULTS OUT FORMATS``): draws the panels named on its standard input."""
+    """A helper process of :class:`Helpers`: answers ``ready``, then draws each job
+    (a line of JSON) from its standard input and answers ``done``."""
+    import json
     import sys
 
-    path, out, formats = sys.argv[1], Path(sys.argv[2]), sys.argv[3].split(",")
-    with Results(path) as res, paper_style():
-        print("ready", flush=True)
+    print("ready", flush=True)
+    with paper_style():
         for line in sys.stdin:
-            _draw(res, line.strip(), out, formats)
-            print("done", line.strip(), flush=True)
+            job = json.loads(line)
+            with Results(job["results"]) as res:
+                _draw(res, job["panel"], job["out"], job["formats"])
+            print("done", flush=True)

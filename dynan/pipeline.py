@@ -6,6 +6,7 @@ copies). Figures and ``summary.json`` are drawn from the finished file. The work
 folder takes the output folder's place only when everything is done.
 """
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -50,7 +51,7 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
 
 def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
     d = analysis.dynamics
-    with output.staged(out, "analyze") as work:
+    with output.staged(out, "analyze") as work, _helpers(formats, panels) as helpers:
         name = analysis.source.stem if analysis.source is not None else "network"
         path = work / f"{name}.h5"
         seconds, skipped = {}, {}
@@ -74,8 +75,7 @@ def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
                 from . import figures
 
                 clock = time.perf_counter()
-                figures.draw_all(results, work / "figures", formats, panels,
-                                 workers=len(os.sched_getaffinity(0)) - 1)
+                figures.draw_all(results, work / "figures", formats, panels, helpers=helpers)
                 seconds["figures"] = round(time.perf_counter() - clock, 3)
             summary = Summary.from_results(results, performance=performance, seconds=seconds,
                                            skipped=skipped)
@@ -84,6 +84,17 @@ def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
 
         write_report(path, panels=bool(formats))  # reads summary.json beside it
     return Results(out / path.name)
+
+
+def _helpers(formats, panels):
+    """Processes that will draw figures beside this one (:class:`dynan.figures.Helpers`),
+    started now so that they are ready when the results are: one per spare core, at most
+    one fewer than the figures."""
+    if not formats:
+        return contextlib.nullcontext()
+    from .figures import Helpers
+
+    return Helpers(max(0, min(os.cpu_count() or 1, len(panels)) - 1))
 
 
 def _trials(analysis, trials, task, n_trials, seed):

@@ -105,19 +105,23 @@ def test_pdfs_embed_one_font_with_editable_text(analysed, tmp_path, monkeypatch,
 def test_helper_processes_draw_the_same_figures(analysed, tmp_path):
     res, _ = analysed["integrator_leaky"]
     alone = figures.draw_all(res, tmp_path / "alone", ("png",))
-    helped = figures.draw_all(res, tmp_path / "helped", ("png",), workers=2)
+    with figures.Helpers(2) as helpers:
+        helped = figures.draw_all(res, tmp_path / "helped", ("png",), helpers=helpers)
+        assert len(helpers.alive) == 2  # none failed
     assert [p.name for p in helped] == [p.name for p in alone]
     assert [p.read_bytes() for p in helped] == [p.read_bytes() for p in alone]
+    assert not any(p.poll() is None for p in helpers.alive)  # stopped on leaving
 
 
 def test_a_figure_that_a_helper_fails_to_draw_is_handed_back(analysed, tmp_path):
     res, _ = analysed["integrator_leaky"]
-    with figures._Helpers(1, res.path, tmp_path, ("png",)) as helpers:
+    job = {"results": str(res.path), "out": str(tmp_path), "formats": ["png"]}
+    with figures.Helpers(1) as helpers:
         (helper,) = helpers.idle(wait=True)  # ready
-        helpers.give(helper, "no_such_panel")  # it raises, and exits
-        assert helpers.finish() == ["no_such_panel"]
-        helpers.give(helper, "speed")  # a dead helper's work is handed back too
-        assert helpers.finish() == ["speed"]
+        helpers.give(helper, {**job, "panel": "no_such_panel"})  # it raises, and exits
+        assert helpers.finish() == [{**job, "panel": "no_such_panel"}]
+        helpers.give(helper, {**job, "panel": "speed"})  # a dead helper's job comes back too
+        assert helpers.finish() == [{**job, "panel": "speed"}]
     assert list(tmp_path.iterdir()) == []
 
 
