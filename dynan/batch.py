@@ -215,16 +215,18 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, cluster=None,
             out.mkdir(parents=True, exist_ok=True)
             output.mark(out, "batch")
         rows, todo = _plan(paths, out, params)
+        started = None
         if todo:
             bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="model",
                        desc="batch", disable=None if progress is None else not progress)
             with bar, _quiet_dask():
-                _run(todo, rows, out, params, timeout, workers, scheduler,
-                     (cluster, cluster_options), bar)
-        table = [rows[path] for path in paths]
-        _write_table(out / "summary.csv", table)
-        _write_index(out, table)
-        _compare(out, table, formats)
+                started = _run(todo, rows, out, params, timeout, workers, scheduler,
+                               (cluster, cluster_options), bar)
+        with _closing(started):
+            table = [rows[path] for path in paths]
+            _write_table(out / "summary.csv", table)
+            _write_index(out, table)
+            _compare(out, table, formats)
     return table
 
 
@@ -331,7 +333,8 @@ def job_cluster(kind, options=None, *, start=True):
 
 
 def _run(todo, rows, out, params, timeout, workers, scheduler, jobs, bar):
-    """Analyse ``todo`` (path, sha256) on a Dask cluster, filling ``rows``."""
+    """Analyse ``todo`` (path, sha256) on a Dask cluster, filling ``rows``; returns the
+    cluster it started, still open (None with ``scheduler``)."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -349,9 +352,27 @@ def _run(todo, rows, out, params, timeout, workers, scheduler, jobs, bar):
             for future in as_completed(futures):
                 rows[futures[future]] = future.result()
                 bar.update(1)
-    finally:
+    except BaseException:
         if cluster is not None:
             cluster.close()
+        raise
+    return cluster  # the caller closes it (:func:`_closing`)
+
+
+@contextmanager
+def _closing(cluster):
+    """Close the cluster that :func:`_run` started (if any) while the block runs: its
+    workers, with TensorFlow loaded, take seconds to exit. Waits for them at the end."""
+    import threading
+
+    closer = threading.Thread(target=cluster.close) if cluster is not None else None
+    if closer is not None:
+        closer.start()
+    try:
+        yield
+    finally:
+        if closer is not None:
+            closer.join()
 
 
 @contextmanager

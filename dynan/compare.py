@@ -409,8 +409,12 @@ def compare(results, *, metrics=None, pattern=None, progress=None):
                                  "that dynan analyze and dynan batch write")
             rows.append(_model_row(res, path, pattern))
             graphs.append(_graph(res))
+            read = {}  # metrics that share a signature (cca, procrustes) read it once
             for m in metrics:
-                signatures[m].append(METRICS[m].signature(res))
+                signature = METRICS[m].signature
+                if signature not in read:
+                    read[signature] = signature(res)
+                signatures[m].append(read[signature])
     columns = dict.fromkeys(column for row in rows for column in row)
     models = {column: [row.get(column, "") for row in rows] for column in columns}
     models["name"] = _unique_names(models["name"])
