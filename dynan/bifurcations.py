@@ -38,12 +38,12 @@ are not followed.
 from dataclasses import dataclass, fields
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import h5, stability
 from .fixed_points import epoch_inputs, visited_region
 from .stability import FIXED_TOL, MARGINAL_TOL
+from .threads import one_blas_thread
 
 #: Bifurcation kinds, in the order of their test functions.
 KINDS = ("fold", "pitchfork", "period_doubling", "neimark_sacker")
@@ -541,7 +541,7 @@ class _Tracer:
                                  "method did not converge from it")
             starts.append(start)
         branches, known = [], []
-        with threadpool_limits(1, "blas"):  # small matrices: one thread is fastest
+        with one_blas_thread():  # small matrices: one thread is fastest
             for start in tqdm(starts, desc=f"continuation {label}".strip(), unit="branch",
                               disable=not self.progress):
                 h = start.y[:-1]

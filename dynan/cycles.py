@@ -54,11 +54,11 @@ from functools import partial
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, gmres
-from threadpoolctl import threadpool_limits
 
 from . import h5
 from .fixed_points import epoch_inputs, visited_region
 from .stability import FIXED_TOL
+from .threads import one_blas_thread
 
 #: What a cycle is, in the order tables list them.
 KINDS = ("orbit", "circle", "chaos")
@@ -254,7 +254,7 @@ def cycles(dynamics, results, *, inputs="epochs", n_starts=32, n_steps=3000, n_r
     vectors = np.array([np.broadcast_to(np.asarray(inputs[k], dtype=float), n_in) for k in names])
     starts = _starts(results, n_starts)
     _, _, scale = visited_region(results.hidden)
-    with threadpool_limits(1, "blas"):  # small matrices: one thread is fastest
+    with one_blas_thread():  # small matrices: one thread is fastest
         h = np.tile(starts, (len(names), 1))
         x = np.repeat(vectors, len(starts), axis=0)
         for _ in range(n_steps):

@@ -37,11 +37,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import h5, stability
 from .stability import FIXED_TOL, KINDS, MARGINAL_TOL, MAX_SLOW_Q
+from .threads import one_blas_thread
+
 #: Newton stalls after SHORT_STREAK iterations in a row whose step was cut below SHORT_STEP
 #: (steps are cut by 4 at a time: below 1/4 means to 1/16 or less).
 SHORT_STEP, SHORT_STREAK = 1 / 4, 4
@@ -352,7 +353,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
 
     with tqdm(total=2 * max_iters, desc="fixed points", unit="iter",
               disable=None if progress is None else not progress) as bar, \
-            threadpool_limits(1, "blas"), ThreadPoolExecutor(2) as pool:
+            one_blas_thread(), ThreadPoolExecutor(2) as pool:
         solver = _Solver(dynamics, x, tol, pool)
         h, it, converged, dq = solver.newton(h0, max_iters, bar)
         candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
@@ -798,9 +799,8 @@ def _unique(points, inputs, tol, members):
         if taken[i]:
             continue
         keep.append(members[i])
-        near = tree.query_ball_point(points[i], tol)
-        same = [j for j in near if np.array_equal(inputs[j], inputs[i])]
-        taken[same] = True
+        near = np.asarray(tree.query_ball_point(points[i], tol))
+        taken[near[np.all(inputs[near] == inputs[i], axis=1)]] = True
     return keep
 
 

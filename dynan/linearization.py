@@ -10,9 +10,9 @@ Leaky networks get it too, beside their weights' spectrum.
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from . import h5, stability
+from .threads import one_blas_thread
 
 
 @dataclass(eq=False)
@@ -147,6 +147,6 @@ def _main_attractor(fps, final, n_inputs):
 
 
 def _sorted_eigvals(J):
-    with threadpool_limits(1, "blas"):  # many small matrices: threads only contend
+    with one_blas_thread():  # many small matrices: threads only contend
         values = np.linalg.eigvals(J)
     return np.take_along_axis(values, np.argsort(-np.abs(values), axis=-1, kind="stable"), -1)
