@@ -145,7 +145,7 @@ class Analysis:
         -------
         Results
             The file, open for reading and for the stage methods to store into
-            (``mode="r+"``); its arrays read lazily. Also kept as :attr:`recording`.
+            (``mode="r+"``); its arrays read lazily. Also kept as ``recording``.
 
         Examples
         --------
@@ -255,7 +255,7 @@ class Analysis:
         seed : int or None, default 0
             Seed of the draw and the noise.
         **options
-            Passed to :func:`dynan.fixed_points.find_fixed_points` (``tol``,
+            Passed to :func:`dynan.find_fixed_points` (``tol``,
             ``max_slow_q``, ``unique_tol``, ...). The time step ``dt`` defaults to
             the recording's.
 
@@ -354,7 +354,7 @@ class Analysis:
                 progress=None, wait=False):
         """Record, PCA by trial type, spectra, fixed points, linearization, topology and figures, in one call.
 
-        Runs every stage of :data:`dynan.stages.STAGES` that applies to the network.
+        Runs every stage of :data:`dynan.STAGES` that applies to the network.
         Fixed points are sought under zero input and under the constant input of each
         task epoch (epochs with equal inputs merged, e.g. tDNMS odor on / odor off).
         Everything is written into a hidden folder beside ``out`` and moved into place

@@ -1,6 +1,6 @@
 """Batch analysis of many networks with Dask: one machine by default, a cluster when asked.
 
-Each model gets its own :meth:`Analysis.analyze` run, as one Dask task, in its own
+Each model gets its own :meth:`~dynan.Analysis.analyze` run, as one Dask task, in its own
 folder under the output folder; a summary table (CSV) collects one row per model, with
 its ``status``:
 
@@ -105,7 +105,7 @@ def expand_models(models):
     return list(dict.fromkeys(str(Path(f).resolve()) for f in found))  # workers may run elsewhere
 
 
-#: What ``figures`` draws for each model: panels for :meth:`Analysis.analyze`, or no figures.
+#: What ``figures`` draws for each model: panels for :meth:`~dynan.Analysis.analyze`, or no figures.
 FIGURES = {"none": [], "overview": ["overview"], "all": None}
 
 
@@ -149,7 +149,7 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, cluster=None,
         Keyword arguments of dask-jobqueue's cluster (``cores``, ``memory``, ``walltime``,
         ``queue``, ``account``, ``job_extra_directives`` ...), over :data:`JOB_DEFAULTS`.
     n_trials, seed, n_inits, formats
-        As in :meth:`Analysis.analyze`.
+        As in :meth:`~dynan.Analysis.analyze`.
     figures : {"overview", "all", "none"}, default "overview"
         Each model's figures: the overview alone (the figures take most of an analysis),
         every panel, or none.

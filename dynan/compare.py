@@ -11,7 +11,7 @@ pair of networks, one distance per metric of :data:`METRICS`:
     The fixed-point graphs under zero input (saddles, the points and cycles their
     unstable branches reach): the cosine distance of their Weisfeiler-Lehman subtree
     features (Shervashidze et al. 2011), node labels being the classes. Isomorphic
-    graphs are at distance 0; :attr:`Comparison.models` also names each network's
+    graphs are at distance 0; ``models`` of a :class:`Comparison` also names each network's
     isomorphism class (``topology_class``), so that networks with the same structure,
     such as the 3-bit flip-flop's 8 attractors and their saddles, are found by name.
 ``cca``
@@ -222,7 +222,9 @@ def _dsa_distance(a, b):
                                          lr=0.01).fit_score(a, b))
 
 
-#: Every metric, by name.
+#: Every metric, by name (the module's introduction describes each).
+#:
+#: :meta hide-value:
 METRICS = {metric.name: metric for metric in (
     Metric("fixed_points", _counts, _counts_distance, ("fixed_points",)),
     Metric("topology", lambda res: _wl_features(_graph(res)), _cosine_distance,
@@ -261,7 +263,7 @@ class Comparison:
 
     def embedding(self, metric="fixed_points", seed=0):
         """Two-dimensional metric MDS of one metric's distances (seeded), as (M, 2);
-        also stored as the ``mds_1`` and ``mds_2`` columns of :attr:`models`."""
+        also stored as the ``mds_1`` and ``mds_2`` columns of ``models``."""
         from sklearn.manifold import MDS
 
         d = self.distances[metric]

@@ -173,7 +173,7 @@ class Dynamics(ABC):
         inputs : ndarray of shape (B, T, n_in)
         h0 : ndarray of shape (B, N)
         noise : ndarray of shape (B, T, N), optional
-            Noise for each step, as in :meth:`step`.
+            Noise for each step, as in :meth:`~dynan.Dynamics.step`.
 
         Returns
         -------

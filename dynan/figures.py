@@ -207,7 +207,8 @@ def _integrator(res, p, ax, c, n_trials=24):
     return []
 
 
-#: How each task's trajectories are drawn; other tasks get :func:`_by_trial_type`.
+#: How each task's trajectories are drawn; other tasks get ``_by_trial_type``
+#: (the mean trajectory of each trial type).
 TRAJECTORY_STYLES = {"flipflop": _flipflop, "integrator": _integrator, "tdnms": _by_trial_type}
 
 
@@ -637,6 +638,8 @@ def _trial_traces(results, ax):
 
 
 #: Every panel, by name; :func:`draw_all` draws each, :func:`overview` lays out the main ones.
+#:
+#: :meta hide-value:
 PANELS = {panel.name: panel for panel in (
     Panel("trajectories", trajectories, ("pca",)),
     Panel("trajectories_3d", trajectories, ("pca",), (SINGLE_COLUMN, 70),
@@ -652,12 +655,14 @@ PANELS = {panel.name: panel for panel in (
     Panel("explained_variance", explained_variance, ("pca",)),
 )}
 
-#: Overview layouts on a 3 x 3 grid, (panel, row, columns), by task; :data:`GENERIC` for
-#: other tasks. The flip-flop leads with its cube in 3-D, the others with the plane of
-#: PCs 1 and 2 (the integrator's line attractor, tDNMS's trial types).
+#: The overview layout of a task without one of its own: panels on a 3 x 3 grid as
+#: (panel, row, columns), led by the plane of PCs 1 and 2 (the integrator's line
+#: attractor, tDNMS's trial types).
 GENERIC = (("trajectories", 0, slice(0, 2)), ("trajectories_3d", 0, 2),
            ("eigenvalues", 1, 0), ("time_constants", 1, 1), ("topology_graph", 1, 2),
            ("alignment", 2, 0), ("bifurcation_diagram", 2, 1), ("speed", 2, 2))
+#: Overview layouts by task, as :data:`GENERIC` (the layout of other tasks); the
+#: flip-flop leads with its cube in 3-D.
 OVERVIEWS = {
     "flipflop": (("trajectories_3d", 0, slice(0, 2)), ("trajectories", 0, 2), *GENERIC[2:]),
     "integrator": GENERIC,

@@ -60,7 +60,7 @@ def from_jax(step, params, *, n_units, n_inputs, readout=None, initial_state=Non
     params : pytree
         The trained parameters (dicts, lists, tuples of arrays), passed to ``step`` as
         they are given. dynan computes on float64 copies of their floating-point leaves;
-        the trained ones (float32, say) drive :attr:`JaxDynamics.reference`.
+        the trained ones (float32, say) drive the ``reference`` of :class:`JaxDynamics`.
     n_units : int
         Length ``N`` of the state vector (all its parts, concatenated).
     n_inputs : int

@@ -140,7 +140,7 @@ def pca_by_condition(results, *, n_components=10, fit_on="all", by="trial_type",
     Parameters
     ----------
     results : Results
-        A recording (see :meth:`Analysis.record`).
+        A recording (see :meth:`~dynan.Analysis.record`).
     n_components : int, default 10
     fit_on : {"all", "condition_means"}, default "all"
         Fit on every trial and time bin, or on the mean trajectory of each group.

@@ -25,7 +25,7 @@ from .tasks import Trials
 def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
             n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), panels=None,
             progress=None, options=None, wait=False):
-    """Run the whole analysis of one network; see :meth:`Analysis.analyze`.
+    """Run the whole analysis of one network; see :meth:`~dynan.Analysis.analyze`.
 
     ``options`` maps a stage name to keyword arguments for its ``run`` (e.g.
     ``{"pca": {"n_components": 5}}``). Everything is checked before any work starts:

@@ -73,7 +73,7 @@ def write_report(results, path=None, *, figures=None, panels=True):
     Parameters
     ----------
     results : path-like or Results
-        A results file (as :func:`dynan.analyze` writes it).
+        A results file (as :meth:`dynan.Analysis.analyze` writes it).
     path : path-like, optional
         The page to write; by default ``report.html`` beside the results file.
     figures : path-like, optional
@@ -82,7 +82,7 @@ def write_report(results, path=None, *, figures=None, panels=True):
         of :data:`dynan.figures.PANELS` whose data the file holds are drawn now.
     panels : bool, default True
         Show the panels; without them the page has the tables and the 3-D view (what
-        :func:`dynan.analyze` writes when it draws no figures).
+        :meth:`dynan.Analysis.analyze` writes when it draws no figures).
 
     Returns
     -------

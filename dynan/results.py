@@ -208,7 +208,7 @@ class Results:
         return tuple(np.unique(self.conditions["trial_type"]).tolist())
 
     def get(self, name):
-        """The result of stage ``name`` (see :data:`dynan.stages.STAGES`), read from its group.
+        """The result of stage ``name`` (see :data:`dynan.STAGES`), read from its group.
 
         Examples
         --------

@@ -1,4 +1,5 @@
-"""Running a network over trials, batch by batch: what :meth:`Analysis.run` and recording share."""
+"""Running a network over trials, batch by batch: what :meth:`~dynan.Analysis.run` and
+recording share."""
 
 import numpy as np
 

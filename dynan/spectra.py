@@ -122,6 +122,6 @@ def spectrum(W_rec, gamma=1.0, dt=None):
 
 
 def spectrum_stage(dynamics, results):
-    """The spectrum stage of :func:`dynan.analyze`: the :class:`Spectrum` of the
+    """The spectrum stage of :meth:`dynan.Analysis.analyze`: the :class:`Spectrum` of the
     network's recurrent weights, with the recording's time step."""
     return spectrum(dynamics.W_rec, dynamics.gamma, float(results.attrs["dt"]))

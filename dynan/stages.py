@@ -1,10 +1,10 @@
-"""The registry of analysis stages that :func:`dynan.analyze` runs, in order.
+"""The registry of analysis stages that :meth:`dynan.Analysis.analyze` runs, in order.
 
 A stage is a pure computation ``run(dynamics, results, **options) -> result``: it
 reads the recording (and earlier stages' results) through a :class:`dynan.Results`
 reader and returns a result object that writes itself to one HDF5 group
 (``result.write(group)``) and reads itself back (``type(result).read(group)``). It
-opens, closes and rewrites no file: :func:`dynan.analyze` stores its result under the
+opens, closes and rewrites no file: :meth:`~dynan.Analysis.analyze` stores its result under the
 stage's name.
 
 Adding a stage: one module with its result class and its ``run`` function, one entry
@@ -63,6 +63,11 @@ class Stage:
         return self.requires <= dynamics.capabilities
 
 
+#: Every analysis stage (a :class:`~dynan.stages.Stage`), in the order
+#: :meth:`~dynan.Analysis.analyze` runs them, each after the stages it needs (their
+#: names: see :mod:`dynan.stages`).
+#:
+#: :meta hide-value:
 STAGES = (
     Stage("pca", pca_stage, TrialPCA,
           description="PCA of the hidden states, fit on the mean trajectory of each trial type"),
@@ -82,4 +87,6 @@ STAGES = (
           description="fixed points followed from zero input to each epoch's input, bifurcations"),
 )
 #: Stages by name.
+#:
+#: :meta hide-value:
 REGISTRY = {stage.name: stage for stage in STAGES}

@@ -61,13 +61,13 @@ def check_dynamics(dynamics, inputs=None, *, n_states=8, n_steps=20, seed=0):
       step by step, to 1e-4 relative;
     - ``jacobian`` and ``input_jacobian``: equal central differences of the step to
       1e-6 relative;
-    - ``tangent``: the products ``J v`` and ``J^T v`` of :meth:`Dynamics.tangent` equal
+    - ``tangent``: the products ``J v`` and ``J^T v`` of :meth:`~dynan.Dynamics.tangent` equal
       the Jacobian's to 1e-12 relative;
     - ``batching``: a state's next state and Jacobian do not depend on the batch it
       is computed in;
     - ``float64``: steps are float64 and resolve perturbations of 1e-7, which a
       float32 computation cannot;
-    - ``readout``: the outputs of a run equal :meth:`Dynamics.readout` of its states
+    - ``readout``: the outputs of a run equal :meth:`~dynan.Dynamics.readout` of its states
       where the output is a function of the state alone.
 
     Parameters
