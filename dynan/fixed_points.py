@@ -33,6 +33,8 @@ does quickly where the Jacobian has few eigenvalues near or beyond the unit circ
 Jacobians are decomposed once.
 """
 
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
@@ -55,6 +57,14 @@ KRYLOV_DIM, KRYLOV_RTOL = 60, 1e-10
 #: Above DENSE_UNITS units, fixed points keep their leading modes by modulus: at least
 #: this many, and all that grow or are marginal (see :func:`_leading`).
 LEADING_MODES = 16
+#: A search expected to take longer than this (seconds) says first how long and how much
+#: memory, on its progress bar and to the ``dynan.fixed_points`` logger.
+LONG_SEARCH = 10.0
+#: Newton iterations per start for that estimate: 7 to 10 were measured on random networks
+#: of 256 to 1,024 units, most starts stalling far from a root.
+ITERS_PER_START = 10
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -355,6 +365,12 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
               disable=None if progress is None else not progress) as bar, \
             one_blas_thread(), ThreadPoolExecutor(2) as pool:
         solver = _Solver(dynamics, x, tol, pool)
+        seconds, nbytes = solver.estimate(h0)
+        _check_memory(nbytes, f"the search from {B} starts of {dynamics.n_units} units")
+        if seconds > LONG_SEARCH:
+            note = f"about {_duration(seconds)}, {nbytes / 2**30:.1f} GiB"
+            bar.set_postfix_str(note)
+            log.info("fixed points from %d starts of %d units: %s", B, dynamics.n_units, note)
         h, it, converged, dq = solver.newton(h0, max_iters, bar)
         candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
         h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.minimize_speed(
@@ -510,6 +526,29 @@ class _Solver:
         self.d, self.x, self.tol, self.pool = dynamics, x, tol, pool
         self.diagonal = np.arange(dynamics.n_units)
         self.krylov_ok = np.ones(len(x), dtype=bool)  # GMRES has not failed this start yet
+
+    def estimate(self, h):
+        """Seconds and bytes that a search from the states ``h`` should take: one Newton
+        step timed on two of them (one per thread, after a first), ``ITERS_PER_START`` for each; the
+        memory of the states and of each thread's largest chunk. Small searches (under
+        ~1e10 flops) are not timed."""
+        B, N = h.shape
+        half = -(-B // 2)
+        chunk = 3 * max(1, min(CHUNK_ELEMENTS // N ** 2, half)) * N * N  # dense, per thread
+        if N > DENSE_UNITS:
+            basis = (KRYLOV_DIM + 1) * N
+            chunk = max(chunk, max(1, min(CHUNK_ELEMENTS * 32 // basis, half)) * basis)
+        nbytes = 8 * (12 * B * N + 2 * chunk)
+        if B * N ** 3 < 1e10:
+            return 0.0, nbytes
+        probe = _Solver(self.d, self.x[:2], self.tol, self.pool)  # leaves this one as it was
+        rows = np.arange(min(2, B))
+        seconds = []
+        for _ in range(2):  # the first step may set things up once (low-rank weights' SVD)
+            start = time.perf_counter()
+            probe.newton_steps(h[rows], rows, probe.G(h[rows], rows))
+            seconds.append(time.perf_counter() - start)
+        return seconds[-1] * ITERS_PER_START * B / 2, nbytes
 
     def G(self, h, rows):
         return self.d._step(h, self.x[rows], None) - h  # shapes are known good here
@@ -784,6 +823,13 @@ def _check_memory(nbytes, what):
         raise MemoryError(f"{what} need about {nbytes / 2**30:.1f} GiB and {free / 2**30:.1f} GiB "
                           "is free: search from fewer starts or under fewer inputs, or raise "
                           "unique_tol so that near points merge")
+
+
+def _duration(seconds):
+    """``"40 s"``, ``"3 min"``, ``"2.5 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _unique(points, inputs, tol, members):

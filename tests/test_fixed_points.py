@@ -1,6 +1,8 @@
 """Fixed and slow points: complete and exact on networks with known answers."""
 
 import itertools
+import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -101,9 +103,33 @@ def test_a_search_that_would_not_fit_in_memory_is_refused_in_one_line(rng, monke
 
     monkeypatch.setattr(fpm, "_free_memory", lambda: 1000)
     d = dynan.from_weights(np.zeros((1, 20)), 0.5 * np.eye(20), np.zeros(20)).dynamics
-    with pytest.raises(MemoryError, match=r"the Jacobians of 1 points of 20 units need about "
+    with pytest.raises(MemoryError, match=r"^the search from 4 starts of 20 units need about "
                                           r".* GiB and 0.0 GiB is free: search from fewer"):
         find_fixed_points(d, rng.normal(size=(4, 20)), progress=False)
+    # the points' Jacobians are checked too, once the search has found them
+    monkeypatch.setattr(fpm._Solver, "estimate", lambda self, h: (0.0, 0))
+    with pytest.raises(MemoryError, match=r"^the Jacobians of 1 points of 20 units need about "):
+        find_fixed_points(d, rng.normal(size=(4, 20)), progress=False)
+
+
+def test_a_long_search_says_first_how_long_and_how_much_memory(rng, monkeypatch, caplog):
+    from dynan import fixed_points as fpm
+
+    d = dynan.from_weights(np.zeros((1, 20)), 0.5 * np.eye(20), np.zeros(20)).dynamics
+    h = rng.normal(size=(4, 20))
+    seconds, nbytes = fpm._Solver(d, np.zeros((4, 1)), 1e-10, None).estimate(h)
+    assert seconds == 0 and 12 * 4 * 20 * 8 < nbytes < 2**20  # too small to time
+    monkeypatch.setattr(fpm, "LONG_SEARCH", -1.0)
+    with caplog.at_level("INFO", logger="dynan.fixed_points"):
+        find_fixed_points(d, h, progress=False)
+    assert re.fullmatch(r"fixed points from 4 starts of 20 units: about 0 s, 0\.0 GiB",
+                        caplog.messages[0])
+    large = dynan.from_weights(np.zeros((1, 300)), rng.normal(size=(300, 300)) / 20,
+                               np.zeros(300)).dynamics
+    with ThreadPoolExecutor(2) as pool:  # timed: one Newton step of two starts, 10 per start
+        seconds, nbytes = fpm._Solver(large, np.zeros((512, 1)), 1e-10, pool).estimate(
+            rng.normal(size=(512, 300)))
+    assert seconds > 0 and nbytes > 2 * (fpm.KRYLOV_DIM + 1) * 300 * 8  # Krylov bases
 
 
 @pytest.fixture(scope="module")
