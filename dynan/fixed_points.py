@@ -57,6 +57,10 @@ KRYLOV_DIM, KRYLOV_RTOL = 60, 1e-10
 #: Above DENSE_UNITS units, fixed points keep their leading modes by modulus: at least
 #: this many, and all that grow or are marginal (see :func:`_leading`).
 LEADING_MODES = 16
+#: Completion: deflated Newton from beside each saddle, COMPLETION_STEP spreads of the
+#: starts along each of its COMPLETION_MODES leading unstable modes, both ways, for at most
+#: COMPLETION_ROUNDS rounds (each from the saddles the last one found).
+COMPLETION_STEP, COMPLETION_MODES, COMPLETION_ROUNDS = 0.05, 2, 3
 #: A search expected to take longer than this (seconds) says first how long and how much
 #: memory, on its progress bar and to the ``dynan.fixed_points`` logger.
 LONG_SEARCH = 10.0
@@ -303,7 +307,8 @@ DESCRIPTION = ("fixed points of h -> F(h, inputs); J_xstar[k, i, j] = dF_i/dh_j;
 
 def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
                       max_slow_q=MAX_SLOW_Q, unique_tol=1e-6, slow_unique_tol=1e-3, max_iters=50,
-                      dt=1.0, marginal_tol=MARGINAL_TOL, labels=None, progress=None):
+                      dt=1.0, marginal_tol=MARGINAL_TOL, labels=None, complete=True,
+                      progress=None):
     """Find the fixed and slow points of ``dynamics`` from the given starts.
 
     Parameters
@@ -330,6 +335,10 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
         ``|lambda|`` within this of 1 counts as marginal.
     labels : array_like (B,) of str, optional
         A name for each start's input condition.
+    complete : bool, default True
+        Look for the points that the starts missed: deflated Newton (the points found
+        repel it) from beside each saddle along its leading unstable modes, where
+        neighbouring points lie (see :data:`COMPLETION_STEP`).
     progress : bool, optional
         Progress bar; by default only on a terminal.
 
@@ -385,6 +394,9 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
         bar.update(bar.total - bar.n)
         fixed = _linearize(dynamics, h, x, h0, q, dq, it, labels, converged, unique_tol, dt,
                            marginal_tol, pool)
+        if complete:
+            spread = np.sqrt(np.mean(np.sum((h0 - h0.mean(axis=0)) ** 2, axis=1))) or 1.0
+            fixed = _complete(solver, fixed, COMPLETION_STEP * spread, unique_tol, max_iters, pool)
         fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow,
                                        slow_unique_tol, dt, marginal_tol, pool)
     return fixed
@@ -666,11 +678,11 @@ class _Solver:
             return np.empty_like(G), np.zeros(0, dtype=bool)
         return np.concatenate([p[0] for p in done]), np.concatenate([p[1] for p in done])
 
-    def line_search(self, h, rows, step, G0, q0):
-        """Backtrack from the full Newton step until q falls enough (Armijo, the slope of
-        q along a Newton step being ``-2 q``); returns the new states, their G, whether
-        each step succeeded and the step fractions."""
-        slope = -2 * q0
+    def line_search(self, h, rows, step, G0, q0, deflation=None):
+        """Backtrack from the full Newton step until q (times ``m^2`` under deflation)
+        falls enough (Armijo, the slope of q along a Newton step being ``-2 q``); returns
+        the new states, their G, whether each step succeeded and the step fractions."""
+        log_m0 = 0 if deflation is None else deflation.log_m(h, rows)
         alpha = np.ones(len(h))
         new_h, new_G = h.copy(), G0.copy()
         todo = np.arange(len(h))
@@ -679,7 +691,12 @@ class _Solver:
             trial = h[todo] + alpha[todo, None] * step[todo]
             G = self.G(trial, rows[todo])
             q = 0.5 * np.sum(G ** 2, axis=1)
-            ok = q <= q0[todo] + 1e-4 * alpha[todo] * slope[todo]
+            if deflation is None:
+                ok = q <= q0[todo] * (1 - 2e-4 * alpha[todo])
+            else:
+                ok = (np.log(np.maximum(q, 1e-300)) + 2 * deflation.log_m(trial, rows[todo])
+                      <= np.log(np.maximum(q0[todo], 1e-300)) + 2 * log_m0[todo]
+                      + np.log1p(-2e-4 * alpha[todo]))
             new_h[todo[ok]], new_G[todo[ok]], ok_all[todo[ok]] = trial[ok], G[ok], True
             todo = todo[~ok]
             if not len(todo):
@@ -687,8 +704,9 @@ class _Solver:
             alpha[todo] /= 4
         return new_h, new_G, ok_all, alpha
 
-    def newton(self, h, max_iters, bar):
-        """Damped Newton from every start."""
+    def newton(self, h, max_iters, bar, deflation=None):
+        """Damped Newton from every start; with a :class:`_Deflation`, on the deflated
+        residual, so that the roots it knows repel."""
         B = len(h)
         h = h.copy()
         it, dq, short = np.zeros(B, dtype=int), np.zeros(B), np.zeros(B, dtype=int)
@@ -703,8 +721,10 @@ class _Solver:
             if not len(rows):
                 break
             step = self.newton_steps(h[rows], rows, G)
+            if deflation is not None:
+                step = deflation.step(h[rows], rows, step)
             q0 = 0.5 * np.sum(G ** 2, axis=1)
-            h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, G, q0)
+            h_new, G_new, ok, alpha = self.line_search(h[rows], rows, step, G, q0, deflation)
             dq[rows] = q0 - 0.5 * np.sum(G_new ** 2, axis=1)
             h[rows], it[rows] = h_new, it[rows] + 1
             short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
@@ -756,6 +776,96 @@ class _Solver:
         return h, it, converged | done, dq, merged & ~done
 
 
+class _Deflation:
+    """Deflation of known roots (Farrell, Birkisson & Funke 2015): Newton on
+    ``m(h) G(h)`` with ``m = prod_i (||h - r_i||^-2 + 1)`` over the roots ``r_i`` known
+    under the same input, which keeps it from converging to them. Its steps are the
+    plain Newton steps ``s`` divided by ``1 - s . grad log m``.
+
+    Parameters
+    ----------
+    roots : ndarray (K, N)
+    root_inputs : ndarray (K, n_in)
+    x : ndarray (B, n_in)
+        The input of each row of the search.
+    """
+
+    def __init__(self, roots, root_inputs, x):
+        self.roots = roots
+        self.same = np.all(x[:, None, :] == root_inputs[None], axis=2)  # (B, K)
+        self.squared = np.sum(roots ** 2, axis=1)
+
+    def _terms(self, h, rows):
+        d2 = np.sum(h ** 2, axis=1)[:, None] - 2 * h @ self.roots.T + self.squared[None]
+        d2 = np.maximum(d2, 1e-300)
+        return d2, np.where(self.same[rows], 1 / d2 + 1, 1.0)
+
+    def log_m(self, h, rows):
+        return np.sum(np.log(self._terms(h, rows)[1]), axis=1)
+
+    def step(self, h, rows, step):
+        d2, m = self._terms(h, rows)
+        c = np.where(self.same[rows], -2 / (d2 ** 2 * m), 0.0)  # grad log m = sum c_i (h - r_i)
+        grad = c.sum(axis=1)[:, None] * h - c @ self.roots
+        scale = 1 - np.sum(grad * step, axis=1)
+        return step / np.where(np.abs(scale) > 1e-12, scale, 1.0)[:, None]
+
+
+def _complete(solver, fixed, step, unique_tol, max_iters, pool):
+    """``fixed`` and the points found by deflated Newton from ``x* +/- step v`` for each
+    saddle ``x*`` and each of its ``COMPLETION_MODES`` leading modes ``v`` that grow (real
+    parts), all points known repelling; rounds go on from the saddles found last."""
+    d, sources = solver.d, fixed
+    for _ in range(COMPLETION_ROUNDS):
+        vals = sources.eigval_J_xstar[:, :COMPLETION_MODES]
+        k, j = np.nonzero(np.abs(vals) > 1 + sources.marginal_tol)
+        if not len(k):
+            break
+        v = sources.eigvec_J_xstar[k, :, j].real
+        v *= step / np.maximum(np.linalg.norm(v, axis=1), 1e-300)[:, None]
+        h0 = np.concatenate([sources.xstar[k] + v, sources.xstar[k] - v])
+        x = np.concatenate([sources.inputs[k]] * 2)
+        labels = np.concatenate([sources.labels[k]] * 2)
+        search = _Solver(d, x, solver.tol, pool)
+        with tqdm(disable=True) as bar:
+            h, it, converged, dq = search.newton(h0, max_iters, bar, _Deflation(fixed.xstar, fixed.inputs, x))
+        q = search.q(h, slice(None))
+        none = np.zeros(len(h), dtype=bool)
+        h, x, h0, q, dq, it, labels, converged, _ = _add_mirrors(
+            d, solver.tol, h, x, h0, q, dq, it, labels, converged, none)
+        for vector in np.unique(x, axis=0):  # not the points known (mirrors may be)
+            rows = np.flatnonzero(np.all(x == vector, axis=1))
+            known = fixed.xstar[np.all(fixed.inputs == vector, axis=1)]
+            if len(known):
+                converged[rows] &= distance_to(h[rows], known) > unique_tol
+        if not converged.any():
+            break
+        sources = _linearize(d, h, x, h0, q, dq, it, labels, converged, unique_tol, fixed.dt,
+                             fixed.marginal_tol, pool)
+        fixed = _join(fixed, sources, pool)
+    return fixed
+
+
+def _join(a, b, pool):
+    """The points of ``a`` and then ``b`` (FixedPoints), grouped by label as
+    :func:`_linearize` groups them; leading modes (above ``DENSE_UNITS`` units) recomputed
+    to as many for all."""
+    M = max(a.eigval_J_xstar.shape[1], b.eigval_J_xstar.shape[1])
+    parts = []
+    for points in (a, b):
+        columns = {name: getattr(points, name) for name in ARRAYS}
+        if columns["eigval_J_xstar"].shape[1] < M:
+            found = list(pool.map(lambda j: _leading(j, points.marginal_tol, M), points.J_xstar))
+            for i, name in enumerate(("eigval_J_xstar", "eigvec_J_xstar", "left_eigvec_J_xstar")):
+                columns[name] = np.stack([f[i][..., :M] for f in found])
+        parts.append(columns)
+    columns = {name: np.concatenate([p[name] for p in parts]) for name in ARRAYS}
+    order = np.argsort(columns["labels"], kind="stable")
+    if np.any(order != np.arange(len(order))):  # (copies of large arrays only if needed)
+        columns = {name: value[order] for name, value in columns.items()}
+    return FixedPoints(**columns, dt=a.dt, marginal_tol=a.marginal_tol)
+
+
 def _add_mirrors(dynamics, tol, h, x, h0, q, dq, it, labels, converged, slow):
     """Append the mirror image of every fixed and slow point whose update is odd.
 
@@ -796,7 +906,9 @@ def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marg
         which = np.array([first.setdefault(j.tobytes(), k) for k, j in enumerate(J)])
         distinct = np.unique(which)
         position = np.searchsorted(distinct, which)
-        vals, right, left = (part[position] for part in _modes(J[distinct], marginal_tol, pool))
+        vals, right, left = _modes(J[distinct], marginal_tol, pool)
+        if len(distinct) < K:
+            vals, right, left = vals[position], right[position], left[position]
     else:
         J, B_in, F = np.empty((0, N, N)), np.empty((0, N, dynamics.n_inputs)), np.empty((0, N))
         vals, right, left = np.empty((0, N), complex), np.empty((0, N, N), complex), np.empty((0, N, N), complex)

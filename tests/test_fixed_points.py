@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from scipy import optimize
 
 import dynan
 from dynan import tasks
@@ -285,3 +286,21 @@ def test_mirror_images_complete_odd_networks():
     assert len(find_fixed_points(biased, start, progress=False)) == 1
     driven = dynan.from_weights(np.ones((1, 2)), d.W_rec, np.zeros(2)).dynamics
     assert not driven.is_odd(np.ones((1, 1)))[0] and driven.is_odd(np.zeros((1, 1)))[0]
+
+
+def test_completion_follows_saddles_unstable_modes_to_the_points_the_starts_missed():
+    """Two uncoupled bistable units, h_i = tanh(2 h_i): nine fixed points, (a, b) with a, b
+    in {-r, 0, r}. Starts beside the saddle (r, 0) reach only it (and its mirror); its
+    unstable mode leads, by deflated Newton, to the memories (r, +/-r), mirrored to
+    (-r, +/-r). Every point is exact."""
+    r = optimize.brentq(lambda v: np.tanh(2 * v) - v, 0.5, 1.5)
+    d = dynan.from_weights(np.zeros((1, 2)), 2 * np.eye(2), np.zeros(2), gamma=0.2).dynamics
+    starts = np.array([[r + 0.01, 0.002], [r - 0.01, -0.001]])
+    alone = find_fixed_points(d, starts, complete=False, progress=False)
+    np.testing.assert_allclose(np.abs(alone.xstar), [[r, 0], [r, 0]], atol=1e-12)
+    fps = find_fixed_points(d, starts, progress=False)
+    assert len(fps) == 6 and fps.stability.tolist().count("stable") == 4
+    expected = {(i, j) for i in (-1, 1) for j in (-1, 0, 1)}
+    assert {tuple(p) for p in np.round(fps.xstar / r).astype(int)} == expected
+    np.testing.assert_allclose(np.abs(fps.xstar), np.abs(np.round(fps.xstar / r)) * r, atol=1e-12)
+    assert np.abs(d.step(fps.xstar, np.zeros((6, 1))) - fps.xstar).max() <= 1e-10
