@@ -20,6 +20,12 @@ no external drive, as in Hopfield and random networks without biases), the mirro
 image of every point found is a point too: the search adds the mirrors it did not
 reach, each checked against ``tol``.
 
+Then the search looks for points that the starts missed (``complete``): from beside each
+saddle, along its leading unstable modes, where neighbouring points lie, it runs Newton's
+method deflated by the points already found (Farrell, Birkisson & Funke 2015: Newton on
+``m(h) G(h)``, ``m = prod_i (||h - r_i||^-2 + 1)``, which they repel), in rounds from the
+saddles found last.
+
 Points closer than ``unique_tol`` (2-norm; ``slow_unique_tol`` for slow points) are
 one point, represented by the one with the lowest ``q``. No other rule removes points.
 
