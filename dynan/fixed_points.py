@@ -61,7 +61,7 @@ CHUNK_ELEMENTS = 2**20
 DENSE_UNITS = 256
 KRYLOV_DIM, KRYLOV_RTOL = 60, 1e-10
 #: Above DENSE_UNITS units, fixed points keep their leading modes by modulus: at least
-#: this many, and all that grow or are marginal (see :func:`_leading`).
+#: this many, and all that grow or are marginal (see ``_leading``).
 LEADING_MODES = 16
 #: Completion: deflated Newton from beside each saddle, COMPLETION_STEP spreads of the
 #: starts along each of its COMPLETION_MODES leading unstable modes, both ways, for at most
@@ -74,7 +74,7 @@ LONG_SEARCH = 10.0
 #: of 256 to 1,024 units, most starts stalling far from a root.
 ITERS_PER_START = 10
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -385,7 +385,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
         if seconds > LONG_SEARCH:
             note = f"about {_duration(seconds)}, {nbytes / 2**30:.1f} GiB"
             bar.set_postfix_str(note)
-            log.info("fixed points from %d starts of %d units: %s", B, dynamics.n_units, note)
+            _log.info("fixed points from %d starts of %d units: %s", B, dynamics.n_units, note)
         h, it, converged, dq = solver.newton(h0, max_iters, bar)
         candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
         h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.minimize_speed(
