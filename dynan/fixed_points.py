@@ -547,9 +547,9 @@ class _Solver:
 
     def estimate(self, h):
         """Seconds and bytes that a search from the states ``h`` should take: one Newton
-        step timed on two of them (one per thread, after a first), ``ITERS_PER_START`` for each; the
-        memory of the states and of each thread's largest chunk. Small searches (under
-        ~1e10 flops) are not timed."""
+        step timed on two of them (one per thread, after a first step), ``ITERS_PER_START``
+        for each; the memory of the states and of each thread's largest chunk. Small
+        searches (under ~1e10 flops) are not timed."""
         B, N = h.shape
         half = -(-B // 2)
         chunk = 3 * max(1, min(CHUNK_ELEMENTS // N ** 2, half)) * N * N  # dense, per thread
@@ -834,7 +834,8 @@ def _complete(solver, fixed, step, unique_tol, max_iters, pool):
         labels = np.concatenate([sources.labels[k]] * 2)
         search = _Solver(d, x, solver.tol, pool)
         with tqdm(disable=True) as bar:
-            h, it, converged, dq = search.newton(h0, max_iters, bar, _Deflation(fixed.xstar, fixed.inputs, x))
+            h, it, converged, dq = search.newton(h0, max_iters, bar,
+                                                 _Deflation(fixed.xstar, fixed.inputs, x))
         q = search.q(h, slice(None))
         none = np.zeros(len(h), dtype=bool)
         h, x, h0, q, dq, it, labels, converged, _ = _add_mirrors(
