@@ -146,7 +146,7 @@ def _wl_features(g, iterations=3):
 
 def _cosine_distance(a, b):
     keys = set(a) | set(b)
-    if not keys:
+    if a == b:  # exactly 0, not the rounding of 1 - cos
         return 0.0
     u = np.array([a[k] for k in keys], float)
     v = np.array([b[k] for k in keys], float)

@@ -434,11 +434,17 @@ BIFURCATION_MARKERS = {"fold": "v", "pitchfork": "P", "period_doubling": "X",
                        "neimark_sacker": "*"}
 
 
+#: The bifurcation diagram's s axis turns logarithmic (linear near 0) when half of the
+#: bifurcations lie below this s.
+CROWDED_S = 0.05
+
+
 def bifurcation_diagram(results, ax=None, *, component=0):
     """The fixed points followed along each input path (the continuation stage): a
     principal component of the state against the position on the path, ``s`` (0: zero
     input, 1: the path's input); stable stretches solid, the rest dashed, one colour per
-    path; bifurcations marked by kind."""
+    path; bifurcations marked by kind. Where most bifurcations come at small inputs (half
+    below :data:`CROWDED_S`), ``s`` is drawn on a log scale, linear below the first."""
     from matplotlib.lines import Line2D
 
     res = _results(results)
@@ -465,6 +471,12 @@ def bifurcation_diagram(results, ax=None, *, component=0):
                 for kind in BIFURCATION_MARKERS if (bif.kind == kind).any()]
     ax.set_xlim(0, 1)
     ax.set_xlabel("position on the input path, s")
+    found = bif.s[bif.s > 0]
+    if len(found) and np.median(found) < CROWDED_S:  # most at small inputs: spread them out
+        linear = 10.0 ** np.floor(np.log10(found.min()))
+        ax.set_xscale("symlog", linthresh=linear, linscale=1.0)
+        ax.set_xticks([0, linear, 1], ["0", f"{linear:g}", "1"])  # decades as minor ticks
+        ax.set_xlabel(f"position on the input path, s (log above {linear:g})")
     ax.set_ylabel(f"PC{component + 1}")
     ax.set_title("fixed points as the input grows")
     if handles:

@@ -217,7 +217,7 @@ class Results:
         >>> res = an.record(dynan.tasks.flipflop(8, seed=0))
         >>> fps = an.fixed_points(n_inits=32)             # stored in the recording
         >>> res.get("fixed_points")
-        <FixedPoints: 11 (8 stable, 3 saddle); 0 slow points>
+        <FixedPoints: 19 (8 stable, 11 saddle); 0 slow points>
         """
         if name not in REGISTRY:
             raise KeyError(f"no stage {name!r}; stages are {sorted(REGISTRY)}")
