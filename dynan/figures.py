@@ -470,13 +470,14 @@ def bifurcation_diagram(results, ax=None, *, component=0):
                        markersize=4, label=kind.replace("_", "-"))
                 for kind in BIFURCATION_MARKERS if (bif.kind == kind).any()]
     ax.set_xlim(0, 1)
-    ax.set_xlabel("position on the input path, s")
+    label = "position on the input path, s"
     found = bif.s[bif.s > 0]
     if len(found) and np.median(found) < CROWDED_S:  # most at small inputs: spread them out
         linear = 10.0 ** np.floor(np.log10(found.min()))
         ax.set_xscale("symlog", linthresh=linear, linscale=1.0)
         ax.set_xticks([0, linear, 1], ["0", f"{linear:g}", "1"])  # decades as minor ticks
-        ax.set_xlabel(f"position on the input path, s (log above {linear:g})")
+        label += f" (log above {linear:g})"
+    ax.set_xlabel(label)
     ax.set_ylabel(f"PC{component + 1}")
     ax.set_title("fixed points as the input grows")
     if handles:

@@ -401,7 +401,7 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
         fixed = _linearize(dynamics, h, x, h0, q, dq, it, labels, converged, unique_tol, dt,
                            marginal_tol, pool)
         if complete:
-            spread = np.sqrt(np.mean(np.sum((h0 - h0.mean(axis=0)) ** 2, axis=1))) or 1.0
+            _, _, spread = visited_region(h0[None])  # the starts' spread
             fixed = _complete(solver, fixed, COMPLETION_STEP * spread, unique_tol, max_iters, pool)
         fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow,
                                        slow_unique_tol, dt, marginal_tol, pool)
