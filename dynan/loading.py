@@ -73,7 +73,16 @@ def load(path, *, layer=None):
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
     _check_model_file(path)
+    plain = _read_plain(path)
+    if plain is not None and layer in (None, plain[0]):
+        dynamics = plain[1]
+        dynamics.reference = _KerasReference(path, plain[0])
+        return _analysis(path, dynamics, plain[0])
+    return _load_keras(path, layer)
 
+
+def _load_keras(path, layer):
+    """:func:`load` through Keras's own loading."""
     from . import layers  # sets up Keras before it is imported
 
     import keras
@@ -92,9 +101,151 @@ def load(path, *, layer=None):
     dynamics = dynamics_from_layer(rnn, readout=None if readout_layer is None
                                    else _readout_from_dense(readout_layer))
     dynamics.reference = KerasCellReference(rnn.cell, readout_layer)
+    return _analysis(path, dynamics, rnn.name)
+
+
+def _analysis(path, dynamics, layer_name):
     task, task_params = task_from_card(path)
-    return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=rnn.name,
+    return Analysis(dynamics, source=path, sha256=file_sha256(path), layer_name=layer_name,
                     task=task, task_params=task_params)
+
+
+#: The recurrent layers :func:`_read_plain` reads without Keras: (module, class, registered
+#: name) of their config, and whether they are leaky.
+_PLAIN_RECURRENT = {("dynan.layers", "LeakyRNN", "dynan>LeakyRNN"): True,
+                    ("keras.layers", "SimpleRNN", None): False}
+
+
+def _read_plain(path):
+    """``(layer name, LeakyDynamics)`` of a plain network read straight from its ``.keras``
+    archive, without Keras: input -> :class:`dynan.layers.LeakyRNN` or ``SimpleRNN`` with
+    a standard activation -> at most one ``Dense`` readout, in a chain, ``Sequential``
+    or functional. Importing Keras (and TensorFlow) takes seconds, more than analysing
+    a small network. None for any other model, which Keras loads."""
+    import h5py
+
+    if path.suffix.lower() != ".keras":
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            layers = _chain(json.loads(archive.read("config.json")))
+            if layers is None:
+                return None
+            with archive.open("model.weights.h5") as weights, h5py.File(weights, "r") as f:
+                groups = _weight_groups(f)
+        return None if groups is None else _plain_dynamics(layers, groups)
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile):
+        return None  # a damaged file: Keras's loading says what is wrong
+
+
+def _plain_dynamics(layers, groups):
+    rnn, dense = layers[0], (layers[1] if len(layers) > 1 else None)
+    key = (rnn.get("module"), rnn.get("class_name"), rnn.get("registered_name"))
+    cfg = rnn.get("config", {})
+    leak = _leak(cfg) if _PLAIN_RECURRENT.get(key) else {}
+    cells = [v for g, v in groups.items() if g[1] == "cell"]
+    denses = [v for g, v in groups.items() if g[1] is None]
+    if (key not in _PLAIN_RECURRENT or leak is None or cfg.get("go_backwards")
+            or not _standard(cfg.get("activation")) or len(cells) != 1 or len(denses) != (dense is not None)):
+        return None
+    n = cfg.get("units")
+    W_in, W_rec, *b = cells[0]  # a ValueError when fewer than two
+    if (W_rec.shape != (n, n) or W_in.shape[1:] != (n,) or [x.shape for x in b] != [(n,)] * len(b)
+            or len(b) != bool(cfg.get("use_bias")) or not _finite(cells[0])):
+        return None  # not finite: Keras's loading names the weight
+    readout = None
+    if dense is not None:
+        readout = _plain_readout(dense, denses[0], n)
+        if readout is None:
+            return None
+    return cfg.get("name"), LeakyDynamics(W_in, W_rec, b[0] if b else np.zeros(n),
+                                          activation=cfg["activation"], readout=readout, **leak)
+
+
+def _leak(cfg):
+    """``gamma``, ``leak`` and ``noise_std`` of a LeakyRNN's config, or None where one is
+    missing or out of range (Keras's loading then says which)."""
+    gamma, leak, noise = cfg.get("gamma"), cfg.get("leak"), cfg.get("noise_std")
+    numbers = all(isinstance(v, (int, float)) and np.isfinite(v) for v in (gamma, noise))
+    if not numbers or not 0 < gamma <= 1 or noise < 0 or leak not in LEAKS:
+        return None
+    return {"gamma": gamma, "leak": leak, "noise_std": noise}
+
+
+def _standard(activation):
+    return isinstance(activation, str) and activation in activations.ACTIVATIONS
+
+
+def _finite(arrays):
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def _chain(config):
+    """The layers after the input of a ``Sequential`` or functional model that is one
+    chain (each layer fed by the one before, the last one the output), or None."""
+    inner = config.get("config", {})
+    layers = inner.get("layers", [])
+    if not layers or layers[0].get("class_name") != "InputLayer":
+        return None
+    if config.get("class_name") == "Functional":
+        previous = layers[0].get("name")
+        for lay in layers[1:]:
+            nodes = lay.get("inbound_nodes", [])
+            args = nodes[0].get("args", []) if len(nodes) == 1 else []
+            if (len(args) != 1 or not isinstance(args[0], dict)
+                    or args[0].get("config", {}).get("keras_history", [None])[0] != previous
+                    or any(v not in (None, False) for v in nodes[0].get("kwargs", {}).values())):
+                return None
+            previous = lay.get("name")
+        if inner.get("output_layers") not in ([previous, 0, 0], [[previous, 0, 0]]):
+            return None
+    elif config.get("class_name") != "Sequential":
+        return None
+    return layers[1:] if len(layers) in (2, 3) else None
+
+
+def _weight_groups(f):
+    """The weights of each layer of a ``model.weights.h5``, ``{(group, "cell" or None):
+    [arrays in order]}``; None when it holds weights elsewhere."""
+    import h5py
+
+    groups, found = {}, []
+    layers = f.get("layers", {})
+    layers.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+    for name, group in layers.items():
+        for part in ("cell", None):
+            where = group.get(f"{part}/vars" if part else "vars", {})
+            if len(where):
+                groups[name, part] = [np.asarray(where[k], dtype=float) for k in sorted(where, key=int)]
+    return groups if sum(map(len, groups.values())) == len(found) else None
+
+
+def _plain_readout(layer, weights, n):
+    """The :class:`~dynan.dynamics.Readout` of a ``Dense`` layer's config and weights, or
+    None for another layer or a Dense with another activation."""
+    cfg = layer.get("config", {})
+    W, *b = weights
+    units = cfg.get("units")
+    if ((layer.get("module"), layer.get("class_name")) != ("keras.layers", "Dense")
+            or not _standard(cfg.get("activation")) or W.shape != (n, units)
+            or [x.shape for x in b] != [(units,)] * len(b) or len(b) != bool(cfg.get("use_bias"))
+            or not _finite(weights)):
+        return None
+    return Readout(W, b[0] if b else np.zeros(units), activations.ACTIVATIONS[cfg["activation"]][0])
+
+
+class _KerasReference:
+    """The trained cell's own step (:class:`~dynan.dynamics.KerasCellReference`) of a model
+    that :func:`load` read without Keras: Keras loads the model at the first call."""
+
+    def __init__(self, path, layer):
+        self.path, self.layer = path, layer
+        self._step = None
+
+    def __call__(self, h, x):
+        if self._step is None:
+            self._step = _load_keras(self.path, self.layer).dynamics.reference
+        return self._step(h, x)
 
 
 def from_weights(W_in, W_rec, b, *, gamma=1.0, activation="tanh", leak="rate",

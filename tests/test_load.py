@@ -1,12 +1,16 @@
 """Loaded dynamics equal Keras's own forward pass, and their Jacobians equal finite differences."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
 from conftest import fd_jacobians
-from keras_models import N_IN, N_OUT, N_UNITS, RECURRENT_LAYERS, make_model
+from keras_models import N_IN, N_OUT, N_UNITS, RECURRENT_LAYERS, make_model, randomize
 
 import dynan
+from dynan.layers import LeakyRNN
 
 EXPECTED_DYNAMICS = {
     "simple_rnn": dynan.LeakyDynamics, "leaky_rate": dynan.LeakyDynamics,
@@ -98,3 +102,64 @@ def test_layer_argument_picks_one_of_several(tmp_path, rng):
     assert an.dynamics.n_outputs == N_OUT
     first_only = dynan.load(tmp_path / "two.keras", layer="first")
     assert first_only.dynamics.n_outputs == 5  # fed into another RNN, not a Dense readout
+
+
+def _plain_models(tmp_path):
+    """Plain networks (:func:`dynan.loading._read_plain` reads them without Keras) as users
+    save them: functional and Sequential, with and without a readout or biases."""
+    yield "functional_simple_rnn", make_model("simple_rnn")
+    yield "functional_leaky_current", make_model("leaky_current")
+    yield "functional_no_readout", make_model("leaky_rate", readout=False)
+    sequential = keras.Sequential([
+        keras.Input((None, N_IN)),
+        LeakyRNN(N_UNITS, gamma=0.1, noise_std=0.02, use_bias=False, activation="softplus",
+                 return_sequences=True, name="memory"),
+        keras.layers.Dense(N_OUT, use_bias=False, name="out")])
+    yield "sequential_no_bias", randomize(sequential, seed=3)
+
+
+def test_plain_networks_load_without_keras_as_keras_loads_them(tmp_path, rng):
+    h, x = rng.normal(size=(4, N_UNITS)), rng.normal(size=(4, N_IN))
+    models = [(name, model, tmp_path / f"{name}.keras") for name, model in _plain_models(tmp_path)]
+    models += [(name, None, dynan.example_model(name)) for name in
+               ("tdnms_leaky", "flipflop_leaky", "integrator_leaky", "integrator_current")]
+    for name, model, path in models:
+        if model is not None:
+            model.save(path)
+        assert dynan.loading._read_plain(path) is not None, name
+        plain, by_keras = dynan.load(path), dynan.loading._load_keras(path, None)
+        assert plain.layer_name == by_keras.layer_name and plain.task == by_keras.task
+        p, k = plain.dynamics, by_keras.dynamics
+        assert p.describe() == k.describe(), name
+        for attr in ("W_in", "W_rec", "b", "initial_state"):
+            np.testing.assert_array_equal(getattr(p, attr), getattr(k, attr))
+        h, x = rng.normal(size=(4, p.n_units)), rng.normal(size=(4, p.n_inputs))
+        np.testing.assert_array_equal(p.readout(h), k.readout(h))
+        for got, expected in zip(p.reference(h, x), k.reference(h, x)):  # Keras loads it now
+            np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("kind", ["leaky_gelu", "gru", "lstm", "custom_two_state"])
+def test_other_networks_are_left_to_keras(kind, tmp_path):
+    make_model(kind).save(tmp_path / "m.keras")
+    assert dynan.loading._read_plain(tmp_path / "m.keras") is None
+
+
+def test_two_dense_layers_or_a_legacy_file_are_left_to_keras(tmp_path):
+    model = keras.Sequential([keras.Input((None, N_IN)),
+                              keras.layers.SimpleRNN(N_UNITS, return_sequences=True),
+                              keras.layers.Dense(4), keras.layers.Dense(N_OUT)])
+    for suffix in (".keras", ".h5"):
+        model.save(tmp_path / f"m{suffix}")
+        assert dynan.loading._read_plain(tmp_path / f"m{suffix}") is None
+        assert dynan.load(tmp_path / f"m{suffix}").dynamics.n_outputs == 4
+
+
+def test_analysing_a_bundled_model_never_imports_tensorflow(tmp_path):
+    code = ("import sys, dynan\n"
+            "an = dynan.load(dynan.example_model('integrator_leaky'))\n"
+            f"an.analyze(out={str(tmp_path / 'out')!r}, n_trials=16, n_inits=64, formats=['png'],"
+            " progress=False).close()\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'torch', 'jax') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[-2] == "[]"
