@@ -270,10 +270,10 @@ class Comparison:
         if np.isnan(d).any():
             raise ValueError(f"the {metric} distances are not defined for every pair (networks "
                              "that ran different trials); choose fixed_points or topology")
-        if len(self) < 3:
-            xy = np.zeros((len(self), 2))
-            xy[:, 0] = [0, d[0, 1]][:len(self)]
-        else:
+        xy = np.zeros((len(self), 2))  # equal networks all sit at the origin
+        if len(self) == 2:
+            xy[1, 0] = d[0, 1]
+        elif len(self) > 2 and d.any():
             xy = MDS(n_components=2, metric="precomputed", init="classical_mds",
                      random_state=seed).fit_transform(d)
         self.models["mds_1"], self.models["mds_2"] = xy[:, 0].tolist(), xy[:, 1].tolist()

@@ -1,6 +1,7 @@
 """dynan compare: distances between analysed networks, from their results files alone."""
 
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -160,3 +161,12 @@ def test_a_sweep_of_twelve_networks_compared_from_the_batch_alone(tmp_path):
     from sklearn.metrics import silhouette_score
 
     assert silhouette_score(xy, m["task"]) >= 0.5
+
+
+def test_equal_networks_sit_at_one_point_of_the_map_without_warnings():
+    """A batch of copies: every distance is 0 (MDS alone would divide by zero)."""
+    equal = compare.Comparison(models={"name": ["a", "b", "c"]},
+                               distances={"topology": np.zeros((3, 3))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(equal.embedding("topology"), np.zeros((3, 2)))
