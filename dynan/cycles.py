@@ -49,6 +49,7 @@ it (circles are sampled that finely), and so does a refined cycle that lies on o
 before. The chaotic starts under one input are one chaotic entry.
 """
 
+import math
 from dataclasses import dataclass
 from functools import partial
 
@@ -425,13 +426,16 @@ def _bump(n):
 
 def _largest_exponent(d, u, tail):
     """The largest Lyapunov exponent per step along the tail (one tangent vector)."""
-    v = np.ones(tail.shape[1]) / np.sqrt(tail.shape[1])
+    v = np.full((1, tail.shape[1]), 1 / np.sqrt(tail.shape[1]))
     growth = 0.0
-    for J in _jacobians(d, tail, u):
-        v = J @ v
-        norm = np.linalg.norm(v)
-        growth += np.log(norm)
-        v /= norm
+    for start in range(0, len(tail), CHUNK):
+        chunk = tail[start:start + CHUNK]
+        apply = d.tangent(chunk, np.broadcast_to(u, (len(chunk), len(u))))
+        for t in range(len(chunk)):
+            v = apply(v, slice(t, t + 1))
+            norm = math.sqrt(np.dot(v[0], v[0]))
+            growth += math.log(norm)
+            v /= norm
     return growth / len(tail)
 
 

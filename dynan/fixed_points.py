@@ -464,6 +464,10 @@ def fixed_points_stage(dynamics, results, *, inputs="epochs", initial_states=Non
     return fps
 
 
+#: Bytes of recorded states that :func:`visited_region` reads at once.
+READ_BYTES = 2**26
+
+
 def visited_region(hidden, max_states=20000):
     """The recorded states (at most ``max_states``, evenly spaced in time), their mean and
     their spread: the root-mean-square distance of the states from the mean.
@@ -480,7 +484,9 @@ def visited_region(hidden, max_states=20000):
     """
     n_trials, n_time, N = hidden.shape
     stride = min(n_time, max(1, int(np.ceil(n_trials * n_time / max_states))))
-    states = np.asarray(hidden[:, stride - 1::stride], dtype=float).reshape(-1, N)
+    block = max(1, READ_BYTES // (n_time * N * 8))  # whole trials: strided reads are slow
+    states = np.concatenate([np.asarray(hidden[a:a + block])[:, stride - 1::stride]
+                             for a in range(0, n_trials, block)]).astype(float).reshape(-1, N)
     center = states.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((states - center) ** 2, axis=1))))
     return states, center, scale or 1.0
