@@ -49,16 +49,19 @@ COLUMNS = ("path", "sha256", "status", "error", "task", "performance", "kind", "
            "leading_time_constants", "time_constant_unit", "seconds", "folder")
 
 #: A model with a time limit runs in a child process: ``dynan analyze``
-#: (:func:`dynan.cli.run`), called once TensorFlow and dynan are imported and a line on
-#: stdout says so, so that the time limit leaves out start-up. The child runs in a
-#: session of its own; on Linux it gets SIGTERM when the worker that started it dies.
+#: (:func:`dynan.cli.run`), called once dynan is imported (and TensorFlow, when Keras
+#: will load the model) and a line on stdout says so, so that the time limit leaves out
+#: start-up. The child runs in a session of its own; on Linux it gets SIGTERM when the
+#: worker that started it dies.
 _CHILD = """\
 import sys
 if sys.platform == "linux":
     import ctypes, signal
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-from dynan import backend
-backend.setup()
+from pathlib import Path
+from dynan import backend, loading
+if loading._read_plain(Path(sys.argv[2])) is None:  # argv: -c analyze MODEL ...
+    backend.setup()
 from dynan.cli import run
 print("ready", flush=True)
 run()
