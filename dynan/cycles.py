@@ -256,10 +256,8 @@ def cycles(dynamics, results, *, inputs="epochs", n_starts=32, n_steps=3000, n_r
     starts = _starts(results, n_starts)
     _, _, scale = visited_region(results.hidden)
     with one_blas_thread():  # small matrices: one thread is fastest
-        h = np.tile(starts, (len(names), 1))
-        x = np.repeat(vectors, len(starts), axis=0)
-        for _ in range(n_steps):
-            h = dynamics.step(h, x)
+        h = _after(dynamics, np.tile(starts, (len(names), 1)),
+                   np.repeat(vectors, len(starts), axis=0), n_steps)
         options = {"max_period": max_period, "recurrence_tol": recurrence_tol, "tol": tol,
                    "max_harmonics": max_harmonics, "n_states": n_states,
                    "spacing": merge_tol * scale}
@@ -283,17 +281,23 @@ def cycles(dynamics, results, *, inputs="epochs", n_starts=32, n_steps=3000, n_r
     return _collect(found, N, n_in, float(results.attrs["dt"]))
 
 
+def _after(d, h, x, n):
+    """The states ``n`` steps after ``h`` (B, N) under inputs ``x`` (B, n_in), run
+    (:meth:`~dynan.Dynamics.trajectory`) in spans of at most :data:`TAIL_ELEMENTS` values."""
+    span = max(1, TAIL_ELEMENTS // h.size)
+    for start in range(0, n, span):
+        steps = min(span, n - start)
+        h = d.trajectory(np.broadcast_to(x[:, None], (len(h), steps, x.shape[1])), h)[:, -1]
+    return h
+
+
 def _tails(d, h, u, n):
     """The ``n`` states after each of ``h`` under input ``u``, one (n, N) tail at a time,
     computed in batches of at most :data:`TAIL_ELEMENTS` values."""
     batch = max(1, TAIL_ELEMENTS // (n * h.shape[1]))
     for start in range(0, len(h), batch):
         states = h[start:start + batch]
-        tails = np.empty((len(states), n, h.shape[1]))
-        x = np.broadcast_to(u, (len(states), len(u)))
-        for t in range(n):
-            states = tails[:, t] = d.step(states, x)
-        yield from tails
+        yield from d.trajectory(np.broadcast_to(u, (len(states), n, len(u))), states)
 
 
 def _starts(results, n_starts):
@@ -380,10 +384,7 @@ def _collect(found, N, n_in, dt):
 
 def _run(d, h, u, n):
     """The ``n`` states after ``h`` under input ``u``, (n, N)."""
-    out = np.empty((n, len(h)))
-    for t in range(n):
-        h = out[t] = d.step(h, u)
-    return out
+    return d.trajectory(np.broadcast_to(u, (1, n, len(u))), h[None])[0]
 
 
 def _rms(states):

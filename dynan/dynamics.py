@@ -492,8 +492,14 @@ class CellDynamics(Dynamics):
 
         spec = [tf.TensorSpec([None, self.n_units], tf.float64),
                 tf.TensorSpec([None, self.n_inputs], tf.float64)]
+        def scan(h, inputs):  # time-major inputs: what the cell emits and its states, each step
+            first = f(h, inputs[0])[0]
+            return tf.scan(lambda done, x: f(done[1], x), inputs, initializer=(first, h))
+
         self._f = tf.function(f, input_signature=spec)
         self._jac = tf.function(jac, input_signature=spec)
+        self._scan = tf.function(scan, input_signature=[
+            spec[0], tf.TensorSpec([None, None, self.n_inputs], tf.float64)])
         _check_precision(self, cell)
         emitted = self._emit(self.initial_state[None], np.zeros((1, self.n_inputs)))
         self.n_emitted = emitted.shape[1]
@@ -516,23 +522,28 @@ class CellDynamics(Dynamics):
     def rates(self, h):
         return np.asarray(h, dtype=float)[..., : self.state_parts[0][1]]
 
+    def trajectory(self, inputs, h0, noise=None):
+        return self._run(inputs, h0, noise)[0]
+
     def run_batch(self, inputs, h0, noise=None):
         if "state_readout" in self.capabilities:
             return super().run_batch(inputs, h0, noise)
-        if noise is not None:
-            raise ValueError("noise can be added to leaky and vanilla (SimpleRNN) networks only")
-        B, T, _ = inputs.shape
-        hidden = np.empty((B, T, self.n_units))
-        emitted = np.empty((B, T, self.n_emitted))
-        h = h0
-        for t in range(T):
-            out, h = (a.numpy() for a in self._f(h, inputs[:, t]))
-            hidden[:, t], emitted[:, t] = h, out
+        hidden, emitted = self._run(inputs, h0, noise)
         return hidden, emitted if self._readout is None else self._readout(emitted)
 
+    def _run(self, inputs, h0, noise):
+        """The states and what the cell emits (B, T, ...) after each step of a run, in one
+        TensorFlow loop (a call per step costs a millisecond)."""
+        _no_noise(noise)
+        B, T, _ = inputs.shape
+        if T == 0:
+            return np.empty((B, 0, self.n_units)), np.empty((B, 0, self.n_emitted))
+        emitted, hidden = self._scan(np.asarray(h0, dtype=float),
+                                     np.asarray(inputs, dtype=float).transpose(1, 0, 2))
+        return tuple(np.ascontiguousarray(a.numpy().transpose(1, 0, 2)) for a in (hidden, emitted))
+
     def _step(self, h, x, noise):
-        if noise is not None:
-            raise ValueError("noise can be added to leaky and vanilla (SimpleRNN) networks only")
+        _no_noise(noise)
         return self._f(h, x)[1].numpy()
 
     def _jacobian(self, h, x):
@@ -540,6 +551,11 @@ class CellDynamics(Dynamics):
 
     def _input_jacobian(self, h, x):
         return self._jac(h, x)[1].numpy()
+
+
+def _no_noise(noise):
+    if noise is not None:
+        raise ValueError("noise can be added to leaky and vanilla (SimpleRNN) networks only")
 
 
 class KerasCellReference:
