@@ -58,7 +58,10 @@ def load(path, *, layer=None):
     ``dynamics.noise_std`` and used only when a run asks for noise), and
     ``keras.layers.RNN`` around a user's cell, whose module must be imported first
     so that its class is registered. Leaky and vanilla cells with a standard
-    activation get closed-form dynamics; the others TensorFlow autodiff.
+    activation get closed-form dynamics; the others TensorFlow autodiff. A plain
+    network (input, one of those cells, at most one ``Dense``, in a chain) is read from
+    its ``.keras`` archive without importing Keras or TensorFlow; its
+    ``dynamics.reference`` loads the model through Keras when first called.
 
     Examples
     --------
