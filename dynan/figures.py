@@ -169,19 +169,30 @@ def _by_trial_type(res, p, ax, c):
     return handles
 
 
-def _flipflop(res, p, ax, c, per_pattern=3):
-    """For each final bit pattern (every bit set), a few trials from their last pulse on:
-    each settles from a neighbouring memory into its own."""
+def flipflop_trials(res, per_pattern=3):
+    """The flip-flop trajectories worth drawing: for each final bit pattern (every bit
+    set), the states of a few trials from the step before their last pulse on, each
+    settling from a neighbouring memory into its own.
+
+    Returns
+    -------
+    dict of str -> list of ndarray (T_i, N)
+    """
     from .tasks import _last_pulse
 
     types = res.conditions["trial_type"]
     last = _last_pulse(np.asarray(res.inputs))[1][:, -1].max(axis=1)  # the last pulse on any bit
+    return {pattern: [np.asarray(res.hidden[trial, max(last[trial] - 1, 0):])
+                      for trial in np.flatnonzero(types == pattern)[:per_pattern]]
+            for pattern in res.trial_types if "0" not in pattern}
+
+
+def _flipflop(res, p, ax, c):
+    """:func:`flipflop_trials`, a colour per final bit pattern."""
     handles = []
-    patterns = [t for t in res.trial_types if "0" not in t]
-    for pattern, color in zip(patterns, cycle(COLORS)):
-        lines = [_plot(ax, p.transform(res.hidden[trial, max(last[trial] - 1, 0):])[:, c],
-                       color=color, linewidth=0.7, label=pattern)
-                 for trial in np.flatnonzero(types == pattern)[:per_pattern]]
+    for (pattern, states), color in zip(flipflop_trials(res).items(), cycle(COLORS)):
+        lines = [_plot(ax, p.transform(h)[:, c], color=color, linewidth=0.7, label=pattern)
+                 for h in states]
         handles += lines[:1]
     return handles
 

@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import COLORS, PANELS, paper_style
+from .figures import COLORS, PANELS, flipflop_trials, paper_style
 from .results import Results
 from .stability import KINDS
 from .summary import Summary
@@ -120,7 +120,9 @@ def write_report(results, path=None, *, figures=None, panels=True):
 def state_space(results):
     """The interactive 3-D view of the state space, in the first three PCs.
 
-    The mean trajectory of each trial type; the fixed points inside the visited region,
+    The trajectories (:data:`TRAJECTORIES`: for the flip-flop a few trials per final bit
+    pattern, from their last pulse on; otherwise the mean trajectory of each trial type);
+    the fixed points inside the visited region,
     marker by class and colour by input condition, with hover text giving the class,
     the input condition, the speed ``q`` and the slowest time constant; the saddles'
     unstable manifolds (topology stage) as thin grey lines; and the traced manifolds
@@ -155,12 +157,11 @@ def state_space(results):
             raise ValueError(f"the PCA has {p.components_.shape[0]} components; the 3-D view "
                              "needs 3")
         fig = go.Figure()
-        types = [" ".join(g) for g in p.groups.tolist()]
-        for g, name in enumerate(types):
-            fig.add_trace(_line(p.condition_means[g][:, :3], _escape(name),
-                                COLORS[g % len(COLORS)], 4))
+        paths = TRAJECTORIES.get(res.attrs.get("task"), MEAN_TRAJECTORIES)[0](res, p)
+        for g, (name, xyz) in enumerate(paths.items()):
+            fig.add_trace(_line(xyz, _escape(name), COLORS[g % len(COLORS)], 4))
         if "fixed_points" in res:
-            _add_fixed_points(fig, res, p, len(types))
+            _add_fixed_points(fig, res, p, len(paths))
         if "topology" in res:
             topo = res.get("topology")
             inside = [e for e in range(len(topo)) if not topo.outside[topo.source[e]]]
@@ -368,6 +369,26 @@ def _escape(value):
     return html.escape(str(value))
 
 
+def _mean_trajectories(res, p):
+    """The mean trajectory of each trial type (of the PCA's groups), in PCs 1-3."""
+    return {" ".join(g): means[:, :3] for g, means in zip(p.groups.tolist(), p.condition_means)}
+
+
+def _flipflop_trajectories(res, p):
+    """The trials of the flip-flop panel (:func:`dynan.figures.flipflop_trials`): a few
+    per final bit pattern, from their last pulse on, in PCs 1-3."""
+    return {pattern: _joined(p.transform(h)[:, :3] for h in states)
+            for pattern, states in flipflop_trials(res).items()}
+
+
+#: The trajectories the 3-D view draws, by task: a function of the results and their
+#: PCA giving name -> (T, 3) path (NaN rows between trials), and what it draws in words.
+TRAJECTORIES = {"flipflop": (_flipflop_trajectories,
+                             "a few trials per final bit pattern, from their last pulse on")}
+#: What the 3-D view draws for the other tasks.
+MEAN_TRAJECTORIES = (_mean_trajectories, "the mean trajectory of each trial type")
+
+
 def _add_fixed_points(fig, res, p, offset):
     """One trace per input condition and class of the fixed points inside the visited
     region; colours follow the trial types' (``offset`` of them)."""
@@ -412,7 +433,8 @@ def _joined(paths):
 def _state_space_html(res):
     if "pca" not in res or res.file["pca/components"].shape[0] < 3:
         return '<p class="note">No PCA of three components or more: no state-space view.</p>'
-    note = ('<p class="note">The mean trajectory of each trial type in PCs 1-3; the fixed '
+    what = TRAJECTORIES.get(res.attrs.get("task"), MEAN_TRAJECTORIES)[1]
+    note = (f'<p class="note">Trajectories in PCs 1-3 ({what}); the fixed '
             "points inside the visited region, marker by class and colour by input condition "
             "(hover over one for its speed q and slowest time constant); in grey the saddles' "
             "unstable manifolds. Drag to turn the view, scroll to zoom.</p>")

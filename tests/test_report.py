@@ -3,6 +3,7 @@ draw in a real browser (headless Chromium through chromedriver, software WebGL).
 
 import base64
 import io
+import itertools
 import shutil
 import time
 from html.parser import HTMLParser
@@ -162,11 +163,15 @@ def test_state_space_view(analyzed, report):
         fps = res.fixed_points()
         p = res.pca()
         branches = res.get("topology").counts()["branches"]
+        trials = dynan.figures.flipflop_trials(res)
     lines = [trace for trace in fig.data if trace.mode == "lines"]
     points = [trace for trace in fig.data if trace.mode == "markers"]
-    assert [trace.name for trace in lines] == [
-        *(" ".join(g) for g in p.groups.tolist()), f"unstable manifolds ({branches} branches)"]
-    np.testing.assert_allclose(lines[0].x, p.condition_means[0][:, 0])
+    # as the trajectory panel: a few trials per final bit pattern (all 8), from their last pulse
+    assert sorted(trials) == sorted("".join(bits) for bits in itertools.product("+-", repeat=3))
+    assert [trace.name for trace in lines] == [*trials, f"unstable manifolds ({branches} branches)"]
+    first = list(trials.values())[0]
+    x = np.concatenate([np.append(p.transform(h)[:, 0], np.nan) for h in first])
+    np.testing.assert_allclose(lines[0].x, x)
     texts = [text for trace in points for text in trace.text]
     assert len(texts) == int((~fps.outside).sum()) > 0
     for trace in points:
