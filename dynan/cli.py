@@ -358,8 +358,9 @@ def _analyze(args):
     if args.task is not None and args.task not in dynan.tasks.TASKS:
         raise ValueError(f"unknown task {args.task!r}; choose one of {sorted(dynan.tasks.TASKS)}")
     check_target(args.out, overwrite=args.overwrite, inputs=[model])
-    import_modules(args.imports)
-    if model.suffix.lower() in (".pt", ".pth") or args.torch_class:
+    torch = model.suffix.lower() in (".pt", ".pth") or args.torch_class
+    import_modules(args.imports, keras=not torch)
+    if torch:
         from .torch_networks import load_torch
 
         an = load_torch(model, torch_class=args.torch_class)

@@ -16,12 +16,15 @@ from pathlib import Path
 from .backend import setup
 
 
-def import_modules(specs):
+def import_modules(specs, *, keras=True):
     """Import modules given by name (``my_lab.cells``) or by path (``cells.py``).
 
     Parameters
     ----------
     specs : iterable of str
+    keras : bool, default True
+        Import Keras (and TensorFlow) quietly first, as the modules of Keras cells do;
+        False for the modules of a PyTorch network.
 
     Returns
     -------
@@ -37,7 +40,7 @@ def import_modules(specs):
     >>> import_modules(["json"])[0].__name__
     'json'
     """
-    if specs:
+    if specs and keras:
         setup()  # users' cells import Keras: bring it in quietly first
     modules = []
     for spec in specs:

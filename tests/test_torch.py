@@ -494,11 +494,15 @@ def test_the_command_line_analyses_a_state_dict_and_refuses_a_pickled_module(tmp
     torch.save(torch.nn.GRU(3, 4), tmp_path / "pickled.pt")  # a whole module, pickled
     run = lambda *args: subprocess.run([sys.executable, "-m", "dynan", "analyze", *args],  # noqa: E731
                                        capture_output=True, text=True)
-    done = run(str(tmp_path / "gru.pt"), "--import", str(example), "--torch-class",
-               "torch_flipflop:GRUFlipFlop", "--task", "flipflop", "--trials", "16", "--format",
-               "none", "--out", str(tmp_path / "out"))
+    args = ["analyze", str(tmp_path / "gru.pt"), "--import", str(example), "--torch-class",
+            "torch_flipflop:GRUFlipFlop", "--task", "flipflop", "--trials", "16", "--format",
+            "none", "--out", str(tmp_path / "out")]
+    code = (f"import sys; from dynan.cli import main; code = main({args!r}); "
+            "print('tensorflow imported:', 'tensorflow' in sys.modules); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "network       TorchRecurrentDynamics, 16 units" in done.stdout
+    assert "tensorflow imported: False" in done.stdout  # a PyTorch user's module needs no Keras
     refused = run(str(tmp_path / "pickled.pt"), "--out", str(tmp_path / "bad"))
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
     assert "unpickling" in refused.stderr or "pickle" in refused.stderr
