@@ -2,17 +2,22 @@
 
 Everything streams over the recording in batches of trials: the fit (for
 ``fit_on="all"``, the exact covariance is accumulated in float64), the
-condition means and the projections. The fitted model is a scikit-learn ``PCA``.
+condition means and the projections. The fitted model is kept as scikit-learn's fitted
+attributes, and given as a scikit-learn ``PCA`` on request (:attr:`TrialPCA.pca`): reading
+and drawing a PCA need no scikit-learn.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from .h5 import read_column, write_column
 
 FIT_ON = ("all", "condition_means")
+
+#: The fitted attributes of a scikit-learn ``PCA`` that a :class:`TrialPCA` keeps.
+FITTED = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
+          "singular_values_", "noise_variance_", "n_samples_")
 
 
 @dataclass(eq=False)
@@ -21,8 +26,10 @@ class TrialPCA:
 
     Attributes
     ----------
-    pca : sklearn.decomposition.PCA
-        The fitted model (``components_``, ``mean_``, ``explained_variance_ratio_``, ...).
+    fitted : dict
+        The fitted model: scikit-learn's fitted attributes (:data:`FITTED`), of which
+        ``components_``, ``mean_``, ``explained_variance_`` and
+        ``explained_variance_ratio_`` are attributes here too.
     fit_on : {"all", "condition_means"}
     by : tuple of str
         The condition columns that define the groups.
@@ -55,7 +62,7 @@ class TrialPCA:
     (30, 200, 3)
     """
 
-    pca: PCA
+    fitted: dict
     fit_on: str
     by: tuple
     groups: np.ndarray
@@ -68,19 +75,31 @@ class TrialPCA:
 
     @property
     def components_(self):
-        return self.pca.components_
+        return self.fitted["components_"]
 
     @property
     def mean_(self):
-        return self.pca.mean_
+        return self.fitted["mean_"]
 
     @property
     def explained_variance_(self):
-        return self.pca.explained_variance_
+        return self.fitted["explained_variance_"]
 
     @property
     def explained_variance_ratio_(self):
-        return self.pca.explained_variance_ratio_
+        return self.fitted["explained_variance_ratio_"]
+
+    @property
+    def pca(self):
+        """The fitted model as a scikit-learn ``PCA`` (``transform``,
+        ``inverse_transform``, ``score`` ...)."""
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=len(self.components_))
+        for name, value in self.fitted.items():
+            setattr(pca, name, value)
+        pca.n_components_, pca.n_features_in_ = len(self.components_), len(self.mean_)
+        return pca
 
     def transform(self, states):
         """Project states of shape (..., N), fixed points included, into PC space."""
@@ -98,14 +117,13 @@ class TrialPCA:
 
     def __repr__(self):
         ratio = np.sum(self.explained_variance_ratio_)
-        return (f"<TrialPCA: {self.pca.n_components_} components ({ratio:.1%} of the variance), "
+        return (f"<TrialPCA: {len(self.components_)} components ({ratio:.1%} of the variance), "
                 f"fit on {self.fit_on}, {len(self.groups)} groups by {list(self.by)}>")
 
     def write(self, group):
         """Write into an HDF5 group."""
-        for name in ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
-                     "singular_values_"):
-            group.create_dataset(name.rstrip("_"), data=getattr(self.pca, name))
+        for name in FITTED[:5]:
+            group.create_dataset(name.rstrip("_"), data=self.fitted[name])
         k = self.projections.shape[2]
         group.create_dataset("projections", data=self.projections, chunks=(1,) + self.projections.shape[1:])
         group["projections"].attrs["dims"] = ["trial", "time", "component"]
@@ -116,19 +134,18 @@ class TrialPCA:
         for j, column in enumerate(self.by):
             write_column(columns, column, self.groups[:, j])
         group.attrs.update({"fit_on": self.fit_on, "by": list(self.by), "n_components": k,
-                            "n_samples": self.pca.n_samples_,
-                            "noise_variance": self.pca.noise_variance_})
+                            "n_samples": self.fitted["n_samples_"],
+                            "noise_variance": self.fitted["noise_variance_"]})
 
     @classmethod
     def read(cls, group):
         """Read what :meth:`write` wrote."""
         by = tuple(str(b) for b in group.attrs["by"])
-        pca = _fitted_pca(group["components"][()], group["mean"][()],
-                          group["explained_variance"][()], group["explained_variance_ratio"][()],
-                          group["singular_values"][()], int(group.attrs["n_samples"]),
-                          float(group.attrs["noise_variance"]))
+        fitted = {name: group[name.rstrip("_")][()] for name in FITTED[:5]}
+        fitted.update(n_samples_=int(group.attrs["n_samples"]),
+                      noise_variance_=float(group.attrs["noise_variance"]))
         groups = np.stack([read_column(group["groups"][c]) for c in by], axis=1)
-        return cls(pca, str(group.attrs["fit_on"]), by, groups, group["group_of_trial"][()],
+        return cls(fitted, str(group.attrs["fit_on"]), by, groups, group["group_of_trial"][()],
                    group["projections"][()], group["condition_means"][()],
                    group["condition_sem"][()], group["condition_counts"][()],
                    group["condition_explained_variance_ratio"][()])
@@ -184,9 +201,12 @@ def pca_by_condition(results, *, n_components=10, fit_on="all", by="trial_type",
             outer += flat.T @ flat
     means = sums / counts[:, None, None]
     if fit_on == "all":
-        pca = _pca_from_moments(total, outer, n_trials * n_time, n_components)
+        fitted = _pca_from_moments(total, outer, n_trials * n_time, n_components)
     else:
+        from sklearn.decomposition import PCA
+
         pca = PCA(n_components=n_components, svd_solver="full").fit(means.reshape(-1, N))
+        fitted = {name: getattr(pca, name) for name in FITTED}
 
     # pass 2: projections, and per-group moments in PC space
     projections = np.empty((n_trials, n_time, n_components), dtype=np.float32)
@@ -194,8 +214,8 @@ def pca_by_condition(results, *, n_components=10, fit_on="all", by="trial_type",
     p_squares = np.zeros((G, n_time, n_components))
     kept, spread = np.zeros(G), np.zeros(G)
     for rows in batches:
-        centred = np.asarray(hidden[rows], dtype=float) - pca.mean_
-        p = centred @ pca.components_.T
+        centred = np.asarray(hidden[rows], dtype=float) - fitted["mean_"]
+        p = centred @ fitted["components_"].T
         projections[rows] = p
         g = group_of_trial[rows]
         np.add.at(p_sums, g, p)
@@ -207,12 +227,13 @@ def pca_by_condition(results, *, n_components=10, fit_on="all", by="trial_type",
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = np.where(n > 1, (p_squares - n * p_means ** 2) / (n - 1), 0.0)
         sem = np.sqrt(np.maximum(variance, 0.0) / n)
-    return TrialPCA(pca, fit_on, by, groups, group_of_trial, projections, p_means, sem, counts,
+    return TrialPCA(fitted, fit_on, by, groups, group_of_trial, projections, p_means, sem, counts,
                     kept / spread)
 
 
 def _pca_from_moments(total, outer, n, k):
-    """The exact PCA of n rows from their sum and sum of outer products."""
+    """The fitted attributes of the exact PCA of n rows from their sum and sum of outer
+    products."""
     mean = total / n
     covariance = (outer - n * np.outer(mean, mean)) / (n - 1)
     values, vectors = np.linalg.eigh(covariance)
@@ -222,18 +243,8 @@ def _pca_from_moments(total, outer, n, k):
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components *= signs[:, None]
     noise = values[k:].mean() if k < len(values) else 0.0
-    return _fitted_pca(components, mean, values[:k], values[:k] / values.sum(),
-                       np.sqrt(values[:k] * (n - 1)), n, noise)
-
-
-def _fitted_pca(components, mean, variance, ratio, singular_values, n_samples, noise_variance):
-    """A scikit-learn PCA with the given fitted attributes."""
-    pca = PCA(n_components=len(components))
-    pca.components_, pca.mean_ = components, mean
-    pca.explained_variance_, pca.explained_variance_ratio_ = variance, ratio
-    pca.singular_values_, pca.noise_variance_ = singular_values, noise_variance
-    pca.n_components_, pca.n_samples_, pca.n_features_in_ = len(components), n_samples, len(mean)
-    return pca
+    return dict(zip(FITTED, (components, mean, values[:k], values[:k] / values.sum(),
+                             np.sqrt(values[:k] * (n - 1)), noise, n)))
 
 
 def pca_stage(dynamics, results, *, n_components=None, fit_on="condition_means",
