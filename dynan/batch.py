@@ -132,8 +132,10 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, cluster=None,
         Each must be a regular file; the same file twice (by resolved path) counts once,
         and a file with the same content as an earlier one is a ``"duplicate"``.
     out : path-like
-        Folder for one subfolder per model (``<stem>-<sha256[:8]>``), ``summary.csv``
-        and ``index.html`` (a page linking each model's report):
+        Folder for one subfolder per model (``<stem>-<sha256[:8]>``), ``summary.csv``,
+        ``index.html`` (a page linking each model's report) and ``plotly.min.js``, which
+        the reports share (see :func:`dynan.report.write_report`; with ``timeout`` each
+        report embeds its own):
         new, empty, or made by dynan (an earlier batch's, which is resumed); never one
         that holds or lies inside a model.
     task : str, optional
@@ -220,6 +222,9 @@ def batch(models, out, *, task=None, workers=None, scheduler=None, cluster=None,
         rows, todo = _plan(paths, out, params)
         started = None
         if todo:
+            from .report import write_plotly_js
+
+            write_plotly_js(out)  # one copy for every report
             bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="model",
                        desc="batch", disable=None if progress is None else not progress)
             with bar, _quiet_dask():
@@ -425,13 +430,15 @@ class _Failed(Exception):
 
 def _analyze_here(path, folder, params):
     from .loading import load
+    from .pipeline import analyze
+    from .report import PLOTLY_JS
     from .user_modules import import_modules
 
     import_modules(params["imports"])
-    load(path).analyze(out=folder, task=params["task"], n_trials=params["n_trials"],
-                       seed=params["seed"], n_inits=params["n_inits"], overwrite=True,
-                       formats=tuple(params["formats"]), panels=params["panels"],
-                       progress=False).close()
+    analyze(load(path), None, folder, task=params["task"], n_trials=params["n_trials"],
+            seed=params["seed"], n_inits=params["n_inits"], overwrite=True,
+            formats=tuple(params["formats"]), panels=params["panels"], progress=False,
+            plotly_js=f"../{PLOTLY_JS}").close()
 
 
 def _analyze_in_child(path, folder, params, timeout):

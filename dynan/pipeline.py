@@ -24,11 +24,12 @@ from .tasks import Trials
 
 def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
             n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), panels=None,
-            progress=None, options=None, wait=False):
+            progress=None, options=None, wait=False, plotly_js=None):
     """Run the whole analysis of one network; see :meth:`~dynan.Analysis.analyze`.
 
     ``options`` maps a stage name to keyword arguments for its ``run`` (e.g.
-    ``{"pca": {"n_components": 5}}``). Everything is checked before any work starts:
+    ``{"pca": {"n_components": 5}}``); ``plotly_js`` is where the report loads plotly.js
+    from (see :func:`dynan.report.write_report`). Everything is checked before any work starts:
     the output folder (see :func:`dynan.output.check_target`), the trials against the
     model's inputs and outputs. ``out`` is locked while it is written
     (:func:`dynan.output.exclusive`; ``wait`` waits for another writer).
@@ -46,10 +47,11 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
                **(options or {})}
     with output.exclusive(out, wait=wait):
         output.check_target(out, overwrite=overwrite, inputs=inputs)  # as it is now, locked
-        return _analyze(analysis, trials, out, seed, formats, panels, progress, options)
+        return _analyze(analysis, trials, out, seed, formats, panels, progress, options,
+                        plotly_js)
 
 
-def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
+def _analyze(analysis, trials, out, seed, formats, panels, progress, options, plotly_js):
     d = analysis.dynamics
     with output.staged(out, "analyze") as work, _helpers(formats, panels) as helpers:
         name = analysis.source.stem if analysis.source is not None else "network"
@@ -82,7 +84,7 @@ def _analyze(analysis, trials, out, seed, formats, panels, progress, options):
         summary.write(work / "summary.json")
         from .report import write_report
 
-        write_report(path, panels=bool(formats))  # reads summary.json beside it
+        write_report(path, panels=bool(formats), plotly_js=plotly_js)  # reads summary.json
     return Results(out / path.name)
 
 

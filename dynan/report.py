@@ -67,7 +67,11 @@ figcaption { color: #444; text-align: center; }
 """
 
 
-def write_report(results, path=None, *, figures=None, panels=True):
+#: The file of plotly.js that the reports of a batch share (in the batch's folder).
+PLOTLY_JS = "plotly.min.js"
+
+
+def write_report(results, path=None, *, figures=None, panels=True, plotly_js=None):
     """Write the self-contained HTML report of one analysed network.
 
     Parameters
@@ -83,6 +87,10 @@ def write_report(results, path=None, *, figures=None, panels=True):
     panels : bool, default True
         Show the panels; without them the page has the tables and the 3-D view (what
         :meth:`dynan.Analysis.analyze` writes when it draws no figures).
+    plotly_js : str, optional
+        Where the page loads plotly.js (for the 3-D view) from, relative to the page, as
+        the reports of a batch share one copy (:func:`write_plotly_js`); by default it
+        is embedded in the page (4.6 MB), which then needs no other file.
 
     Returns
     -------
@@ -111,7 +119,7 @@ def write_report(results, path=None, *, figures=None, panels=True):
         summary = Summary.from_results(res, performance=_performance(folder))
         title = _model_name(res)
         body = [f"<h1>{_escape(title)}</h1>", _header(res, summary), _tables(summary),
-                "<h2>State space</h2>", _state_space_html(res)]
+                "<h2>State space</h2>", _state_space_html(res, plotly_js)]
         if panels:
             body += ["<h2>Panels</h2>", _panels_html(res, figures)]
     return _write(path, _page(f"dynan report: {title}", body))
@@ -430,7 +438,16 @@ def _joined(paths):
     return np.concatenate([part for path in paths for part in (path, gap)])
 
 
-def _state_space_html(res):
+def write_plotly_js(folder):
+    """Write :data:`PLOTLY_JS` (plotly.js) into ``folder`` for the reports that share it,
+    unless it is there; returns its path."""
+    from plotly.offline import get_plotlyjs
+
+    path = Path(folder) / PLOTLY_JS
+    return path if path.is_file() else _write(path, get_plotlyjs())
+
+
+def _state_space_html(res, plotly_js=None):
     if "pca" not in res or res.file["pca/components"].shape[0] < 3:
         return '<p class="note">No PCA of three components or more: no state-space view.</p>'
     what = TRAJECTORIES.get(res.attrs.get("task"), MEAN_TRAJECTORIES)[1]
@@ -438,7 +455,7 @@ def _state_space_html(res):
             "points inside the visited region, marker by class and colour by input condition "
             "(hover over one for its speed q and slowest time constant); in grey the saddles' "
             "unstable manifolds. Drag to turn the view, scroll to zoom.</p>")
-    return note + state_space(res).to_html(full_html=False, include_plotlyjs=True,
+    return note + state_space(res).to_html(full_html=False, include_plotlyjs=plotly_js or True,
                                            div_id="state-space", config={"displaylogo": False})
 
 

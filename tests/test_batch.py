@@ -52,6 +52,12 @@ def test_local_cluster_with_a_corrupt_model_then_a_rerun_skips(tmp_path):
         assert float(row["performance"]) > 0.95 and row["sha256"] == dynan.loading.file_sha256(models / f"{name}.keras")
         assert int(row["units"]) == 64 and float(row["seconds"]) > 0
     assert table["c.keras"]["stable"] == "8"
+    # the reports share one plotly.js, in the batch's folder
+    assert (out / "plotly.min.js").stat().st_size > 10**6
+    for row in table.values():
+        if row["status"] == "done":
+            page = (out / row["folder"] / "report.html").read_text()
+            assert 'src="../plotly.min.js"' in page and len(page) < 4 * 10**6  # js: 4.6 MB
     again = batch([str(models / "*.keras")], out, workers=2, **FAST, progress=False)
     assert [r["status"] for r in again] == ["skipped", "skipped", "error", "skipped"]  # a, b, broken, c
     changed = batch([str(models / "a.keras")], out, workers=1, n_trials=16, n_inits=64,

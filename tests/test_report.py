@@ -17,7 +17,7 @@ from PIL import Image
 import dynan
 from dynan import h5
 from dynan.figures import PANELS
-from dynan.report import state_space, write_index, write_report
+from dynan.report import state_space, write_index, write_plotly_js, write_report
 
 MODELS = ("flipflop_leaky", "tdnms_leaky", "integrator_leaky")
 
@@ -335,6 +335,24 @@ def test_report_draws_in_browser(browser, report, name, tmp_path):
     assert len(browser.find_elements(By.CSS_SELECTOR, "figure img")) >= len(PANELS)
     assert browser.execute_script(
         "return [...document.images].every(img => img.complete && img.naturalWidth > 0)")
+    _check_console_and_requests(browser)
+
+
+@pytest.mark.slow
+def test_report_sharing_plotly_js_draws_in_browser(browser, analyzed, report, tmp_path):
+    """A batch's reports load plotly.js from the batch's folder: the 3-D view draws."""
+    from selenium.webdriver.common.by import By
+
+    (tmp_path / "model").mkdir()
+    page = write_report(analyzed("integrator_leaky") / "integrator_leaky.h5",
+                        tmp_path / "model" / "report.html", plotly_js="../plotly.min.js")
+    write_plotly_js(tmp_path)
+    assert report("integrator_leaky").stat().st_size - page.stat().st_size > 4 * 10**6
+    assert 'src="../plotly.min.js"' in page.read_text()
+    browser.get(page.as_uri())
+    canvas = _wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#state-space canvas") or None)
+    assert canvas and _wait_for(lambda: _drawn(canvas[0])) is not None
     _check_console_and_requests(browser)
 
 
