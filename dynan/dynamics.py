@@ -492,6 +492,7 @@ class CellDynamics(Dynamics):
 
         spec = [tf.TensorSpec([None, self.n_units], tf.float64),
                 tf.TensorSpec([None, self.n_inputs], tf.float64)]
+
         def scan(h, inputs):  # time-major inputs: what the cell emits and its states, each step
             first = f(h, inputs[0])[0]
             return tf.scan(lambda done, x: f(done[1], x), inputs, initializer=(first, h))

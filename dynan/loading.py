@@ -149,7 +149,8 @@ def _plain_dynamics(layers, groups):
     cells = [v for g, v in groups.items() if g[1] == "cell"]
     denses = [v for g, v in groups.items() if g[1] is None]
     if (key not in _PLAIN_RECURRENT or leak is None or cfg.get("go_backwards")
-            or not _standard(cfg.get("activation")) or len(cells) != 1 or len(denses) != (dense is not None)):
+            or not _standard(cfg.get("activation")) or len(cells) != 1
+            or len(denses) != (dense is not None)):
         return None
     n = cfg.get("units")
     W_in, W_rec, *b = cells[0]  # a ValueError when fewer than two
