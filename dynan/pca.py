@@ -2,9 +2,10 @@
 
 Everything streams over the recording in batches of trials: the fit (for
 ``fit_on="all"``, the exact covariance is accumulated in float64), the
-condition means and the projections. The fitted model is kept as scikit-learn's fitted
-attributes, and given as a scikit-learn ``PCA`` on request (:attr:`TrialPCA.pca`): reading
-and drawing a PCA need no scikit-learn.
+condition means and the projections. The fit is exact, from the covariance, with
+scikit-learn's conventions (component signs, variances with ``n - 1``). The fitted model
+is kept as scikit-learn's fitted attributes and given as a scikit-learn ``PCA`` on
+request (:attr:`TrialPCA.pca`): fitting, reading and drawing a PCA need no scikit-learn.
 """
 
 from dataclasses import dataclass
@@ -203,10 +204,8 @@ def pca_by_condition(results, *, n_components=10, fit_on="all", by="trial_type",
     if fit_on == "all":
         fitted = _pca_from_moments(total, outer, n_trials * n_time, n_components)
     else:
-        from sklearn.decomposition import PCA
-
-        pca = PCA(n_components=n_components, svd_solver="full").fit(means.reshape(-1, N))
-        fitted = {name: getattr(pca, name) for name in FITTED}
+        flat = means.reshape(-1, N)
+        fitted = _pca_from_moments(flat.sum(axis=0), flat.T @ flat, len(flat), n_components)
 
     # pass 2: projections, and per-group moments in PC space
     projections = np.empty((n_trials, n_time, n_components), dtype=np.float32)
@@ -242,7 +241,8 @@ def _pca_from_moments(total, outer, n, k):
     # scikit-learn's sign convention: the largest loading of each component is positive
     signs = np.sign(components[np.arange(k), np.abs(components).argmax(axis=1)])
     components *= signs[:, None]
-    noise = values[k:].mean() if k < len(values) else 0.0
+    rank = min(n, len(values))  # as scikit-learn: the mean of the rest of the spectrum
+    noise = values[k:rank].mean() if k < rank else 0.0
     return dict(zip(FITTED, (components, mean, values[:k], values[:k] / values.sum(),
                              np.sqrt(values[:k] * (n - 1)), noise, n)))
 

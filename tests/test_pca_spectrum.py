@@ -46,6 +46,8 @@ def test_condition_means_and_their_errors_by_hand(recorded):
     means = np.stack([hidden[kinds == k].mean(axis=0) for k in ("a", "b", "c")])
     direct = PCA(n_components=3, svd_solver="full").fit(means.reshape(-1, N))
     np.testing.assert_allclose(p.components_, direct.components_, atol=1e-6)
+    for name in ("explained_variance_ratio_", "singular_values_", "noise_variance_"):
+        np.testing.assert_allclose(p.fitted[name], getattr(direct, name), rtol=1e-6)
     assert [tuple(g) for g in p.groups] == [("a",), ("b",), ("c",)]
     for k in ("a", "b", "c"):
         g = p.group(k)
