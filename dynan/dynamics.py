@@ -10,6 +10,7 @@ with ``W_in`` of shape (n_in, N) and ``W_rec`` of shape (N, N). Batched states a
 (B, N), batched inputs (B, n_in); ``jacobian(h, x)[b, i, j] = d h_next_i / d h_j``.
 """
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -19,6 +20,17 @@ from . import activations
 from .errors import ModelError
 
 LEAKS = ("rate", "current")
+
+
+def check_leak_args(gamma, noise_std, leak):
+    """Refuse a leaky layer's ``gamma`` outside (0, 1], a ``noise_std`` that is not a
+    finite number >= 0 (None is none), or a ``leak`` not in :data:`LEAKS`."""
+    if gamma is None or not 0 < gamma <= 1:
+        raise ValueError(f"gamma must be in (0, 1]; got {gamma!r}")
+    if noise_std is not None and not (math.isfinite(noise_std) and noise_std >= 0):
+        raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
+    if leak not in LEAKS:
+        raise ValueError(f"leak must be one of {LEAKS}; got {leak!r}")
 
 #: What a :class:`Dynamics` may declare it can do (``Dynamics.capabilities``):
 #:

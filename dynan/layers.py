@@ -17,10 +17,9 @@ Examples
 """
 
 import inspect
-import math
 
 from .backend import setup
-from .dynamics import LEAKS
+from .dynamics import check_leak_args
 
 keras = setup()
 ops = keras.ops
@@ -28,15 +27,6 @@ ops = keras.ops
 #: Arguments of ``keras.layers.SimpleRNNCell`` that ``LeakyRNN`` hands to its cell.
 _CELL_ARGS = frozenset(inspect.signature(keras.layers.SimpleRNNCell.__init__).parameters) - {
     "self", "units", "kwargs"}
-
-
-def _check_leak_args(gamma, noise_std, leak):
-    if gamma is None or not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1]; got {gamma!r}")
-    if noise_std is not None and not (math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
-    if leak not in LEAKS:
-        raise ValueError(f"leak must be one of {LEAKS}; got {leak!r}")
 
 
 @keras.saving.register_keras_serializable(package="dynan")
@@ -66,7 +56,7 @@ class LeakyRNNCell(keras.layers.SimpleRNNCell):
     """
 
     def __init__(self, units, gamma=0.2, noise_std=0.0, leak="rate", **kwargs):
-        _check_leak_args(gamma, noise_std, leak)
+        check_leak_args(gamma, noise_std, leak)
         super().__init__(units, **kwargs)
         self.gamma = float(gamma)
         self.noise_std = float(noise_std or 0.0)

@@ -15,7 +15,8 @@ import numpy as np
 
 from . import activations
 from .analysis import Analysis
-from .dynamics import LEAKS, CellDynamics, KerasCellReference, LeakyDynamics, Readout
+from .dynamics import (CellDynamics, KerasCellReference, LeakyDynamics, Readout,
+                       check_leak_args)
 from .errors import ModelError
 from .simulate import real_array
 
@@ -138,17 +139,20 @@ def _read_plain(path):
                 groups = _weight_groups(f)
         return None if groups is None else _plain_dynamics(layers, groups)
     except (OSError, KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile):
-        return None  # a damaged file: Keras's loading says what is wrong
+        return None  # damaged, or out of range: Keras's loading says what is wrong
 
 
 def _plain_dynamics(layers, groups):
     rnn, dense = layers[0], (layers[1] if len(layers) > 1 else None)
     key = (rnn.get("module"), rnn.get("class_name"), rnn.get("registered_name"))
     cfg = rnn.get("config", {})
-    leak = _leak(cfg) if _PLAIN_RECURRENT.get(key) else {}
+    leak = {}
+    if _PLAIN_RECURRENT.get(key):  # out of range: a ValueError, and Keras's loading says why
+        leak = {name: cfg.get(name) for name in ("gamma", "leak", "noise_std")}
+        check_leak_args(leak["gamma"], leak["noise_std"], leak["leak"])
     cells = [v for g, v in groups.items() if g[1] == "cell"]
     denses = [v for g, v in groups.items() if g[1] is None]
-    if (key not in _PLAIN_RECURRENT or leak is None or cfg.get("go_backwards")
+    if (key not in _PLAIN_RECURRENT or cfg.get("go_backwards")
             or not _standard(cfg.get("activation")) or len(cells) != 1
             or len(denses) != (dense is not None)):
         return None
@@ -164,16 +168,6 @@ def _plain_dynamics(layers, groups):
             return None
     return cfg.get("name"), LeakyDynamics(W_in, W_rec, b[0] if b else np.zeros(n),
                                           activation=cfg["activation"], readout=readout, **leak)
-
-
-def _leak(cfg):
-    """``gamma``, ``leak`` and ``noise_std`` of a LeakyRNN's config, or None where one is
-    missing or out of range (Keras's loading then says which)."""
-    gamma, leak, noise = cfg.get("gamma"), cfg.get("leak"), cfg.get("noise_std")
-    numbers = all(isinstance(v, (int, float)) and np.isfinite(v) for v in (gamma, noise))
-    if not numbers or not 0 < gamma <= 1 or noise < 0 or leak not in LEAKS:
-        return None
-    return {"gamma": gamma, "leak": leak, "noise_std": noise}
 
 
 def _standard(activation):
@@ -299,10 +293,7 @@ def from_weights(W_in, W_rec, b, *, gamma=1.0, activation="tanh", leak="rate",
         raise ValueError(f"W_rec must be square, (N, N) with N >= 1 units; got {W_rec.shape}")
     W_in = _weights(W_in, "W_in", (None, n), f"(n_in, {n})")
     b = _weights(b, "b", (n,))
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1]; got {gamma!r}")
-    if leak not in LEAKS:
-        raise ValueError(f"leak must be one of {LEAKS}; got {leak!r}")
+    check_leak_args(gamma, None, leak)
     activations.get(activation)
     readout = None
     if W_out is not None:

@@ -16,9 +16,11 @@ from .h5 import read_column, write_column
 
 FIT_ON = ("all", "condition_means")
 
-#: The fitted attributes of a scikit-learn ``PCA`` that a :class:`TrialPCA` keeps.
-FITTED = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
-          "singular_values_", "noise_variance_", "n_samples_")
+#: The fitted attributes of a scikit-learn ``PCA`` that a :class:`TrialPCA` keeps: arrays
+#: (datasets of the results file), then numbers (attributes).
+FITTED_ARRAYS = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
+                 "singular_values_")
+FITTED = FITTED_ARRAYS + ("noise_variance_", "n_samples_")
 
 
 @dataclass(eq=False)
@@ -123,7 +125,7 @@ class TrialPCA:
 
     def write(self, group):
         """Write into an HDF5 group."""
-        for name in FITTED[:5]:
+        for name in FITTED_ARRAYS:
             group.create_dataset(name.rstrip("_"), data=self.fitted[name])
         k = self.projections.shape[2]
         group.create_dataset("projections", data=self.projections, chunks=(1,) + self.projections.shape[1:])
@@ -142,7 +144,7 @@ class TrialPCA:
     def read(cls, group):
         """Read what :meth:`write` wrote."""
         by = tuple(str(b) for b in group.attrs["by"])
-        fitted = {name: group[name.rstrip("_")][()] for name in FITTED[:5]}
+        fitted = {name: group[name.rstrip("_")][()] for name in FITTED_ARRAYS}
         fitted.update(n_samples_=int(group.attrs["n_samples"]),
                       noise_variance_=float(group.attrs["noise_variance"]))
         groups = np.stack([read_column(group["groups"][c]) for c in by], axis=1)

@@ -165,7 +165,7 @@ def state_space(results):
             raise ValueError(f"the PCA has {p.components_.shape[0]} components; the 3-D view "
                              "needs 3")
         fig = go.Figure()
-        paths = TRAJECTORIES.get(res.attrs.get("task"), MEAN_TRAJECTORIES)[0](res, p)
+        paths = _trajectories(res)[0](res, p)
         for g, (name, xyz) in enumerate(paths.items()):
             fig.add_trace(_line(xyz, _escape(name), COLORS[g % len(COLORS)], 4))
         if "fixed_points" in res:
@@ -397,6 +397,11 @@ TRAJECTORIES = {"flipflop": (_flipflop_trajectories,
 MEAN_TRAJECTORIES = (_mean_trajectories, "the mean trajectory of each trial type")
 
 
+def _trajectories(res):
+    """The entry of :data:`TRAJECTORIES` for the results' task."""
+    return TRAJECTORIES.get(res.attrs.get("task"), MEAN_TRAJECTORIES)
+
+
 def _add_fixed_points(fig, res, p, offset):
     """One trace per input condition and class of the fixed points inside the visited
     region; colours follow the trial types' (``offset`` of them)."""
@@ -450,7 +455,7 @@ def write_plotly_js(folder):
 def _state_space_html(res, plotly_js=None):
     if "pca" not in res or res.file["pca/components"].shape[0] < 3:
         return '<p class="note">No PCA of three components or more: no state-space view.</p>'
-    what = TRAJECTORIES.get(res.attrs.get("task"), MEAN_TRAJECTORIES)[1]
+    what = _trajectories(res)[1]
     note = (f'<p class="note">Trajectories in PCs 1-3 ({what}); the fixed '
             "points inside the visited region, marker by class and colour by input condition "
             "(hover over one for its speed q and slowest time constant); in grey the saddles' "
