@@ -46,8 +46,10 @@ from .stability import KINDS
 from .summary import Summary
 from .version import __version__
 
-#: Marker of each class of fixed point in the 3-D view.
-SYMBOLS = {"stable": "circle", "marginal": "diamond", "saddle": "x", "unstable": "square-open"}
+#: Marker of each class of fixed point in the 3-D view; saddles open circles, as in the
+#: panels (WebGL draws an "x" from a font glyph, a box where the font lacks it).
+SYMBOLS = {"stable": "circle", "marginal": "diamond", "saddle": "circle-open",
+           "unstable": "square-open"}
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -66,6 +68,10 @@ figure img { width: 100%; height: auto; }
 figcaption { color: #444; text-align: center; }
 """
 
+
+#: The colour of the traced line and ring attractors in the 3-D view: dark grey, apart
+#: from the trajectories (whose colours include black) and the light grey unstable manifolds.
+MANIFOLD_COLOR = "#555555"
 
 #: The file of plotly.js that the reports of a batch share (in the batch's folder).
 PLOTLY_JS = "plotly.min.js"
@@ -134,7 +140,7 @@ def state_space(results):
     marker by class and colour by input condition, with hover text giving the class,
     the input condition, the speed ``q`` and the slowest time constant; the saddles'
     unstable manifolds (topology stage) as thin grey lines; and the traced manifolds
-    (line and ring attractors) as thick black lines.
+    (line and ring attractors) as thick dark grey lines.
 
     Parameters
     ----------
@@ -182,7 +188,7 @@ def state_space(results):
                 kind = "ring" if man.closed[m] else "line"
                 fig.add_trace(_line(p.transform(man.manifold(m))[:, :3],
                                     _escape(f"{kind} attractor ({man.labels[m] or 'all'})"),
-                                    "#000000", 7))
+                                    MANIFOLD_COLOR, 7))
     ratio = p.explained_variance_ratio_
     axes = {f"{axis}axis_title": f"PC{i + 1} ({ratio[i]:.0%})" for i, axis in enumerate("xyz")}
     fig.update_layout(scene=axes, height=640, margin=dict(l=0, r=0, t=40, b=0),
@@ -459,7 +465,7 @@ def _state_space_html(res, plotly_js=None):
     note = (f'<p class="note">Trajectories in PCs 1-3 ({what}); the fixed '
             "points inside the visited region, marker by class and colour by input condition "
             "(hover over one for its speed q and slowest time constant); in grey the saddles' "
-            "unstable manifolds. Drag to turn the view, scroll to zoom.</p>")
+            "unstable manifolds, in thick dark grey the traced line and ring attractors. Drag to turn the view, scroll to zoom.</p>")
     return note + state_space(res).to_html(full_html=False, include_plotlyjs=plotly_js or True,
                                            div_id="state-space", config={"displaylogo": False})
 

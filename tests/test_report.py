@@ -176,7 +176,7 @@ def test_state_space_view(analyzed, report):
     assert len(texts) == int((~fps.outside).sum()) > 0
     for trace in points:
         kind = trace.name.split()[0]
-        assert trace.marker.symbol == {"stable": "circle", "saddle": "x"}[kind]
+        assert trace.marker.symbol == {"stable": "circle", "saddle": "circle-open"}[kind]
         for text, x in zip(trace.text, trace.x):
             k = int(text.split("<br>")[0].split()[-1])  # "<class> fixed point <row>"
             tau = fps.time_constants[k]
