@@ -19,6 +19,7 @@ import numpy as np
 from . import activations
 from .errors import ModelError
 
+#: Where a leaky network's time-average sits (see :class:`LeakyDynamics`).
 LEAKS = ("rate", "current")
 
 

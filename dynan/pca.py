@@ -16,10 +16,12 @@ from .h5 import read_column, write_column
 
 FIT_ON = ("all", "condition_means")
 
-#: The fitted attributes of a scikit-learn ``PCA`` that a :class:`TrialPCA` keeps: arrays
-#: (datasets of the results file), then numbers (attributes).
+#: The fitted arrays of a scikit-learn ``PCA`` that a :class:`TrialPCA` keeps (datasets
+#: of the results file).
 FITTED_ARRAYS = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_",
                  "singular_values_")
+#: All the fitted attributes a :class:`TrialPCA` keeps: the arrays, then two numbers
+#: (attributes of the results file).
 FITTED = FITTED_ARRAYS + ("noise_variance_", "n_samples_")
 
 
