@@ -241,6 +241,14 @@ class Dynamics(ABC):
         (B, n_in); the mirror image of a fixed point is then one too."""
         return np.zeros(len(x), dtype=bool)
 
+    def symmetric_form(self, h, x):
+        """``(S, v)`` with ``dF/dh = diag(v) S diag(v)^-1`` at states ``h`` (B, N), ``S``
+        symmetric (B, N, N) and ``v`` (B, N) positive, where the dynamics have that form
+        (symmetric recurrent weights and positive slopes, as in Hopfield networks): the
+        Jacobians' eigenvalues are then real, and a symmetric solver finds them. None
+        otherwise."""
+        return None
+
     def speed_derivatives(self, h, x, G):
         """Gradient (B, N) and Hessian (B, N, N) of the speed ``q = 1/2 ||G||^2``,
         ``G = F(h, x) - h`` (given), where the dynamics have them in closed form;
@@ -283,6 +291,10 @@ class Dynamics(ABC):
     def _input_jacobian(self, h, x): ...
 
 
+#: ``symmetric_form`` needs every slope above SLOPE_FLOOR times the largest.
+SLOPE_FLOOR = 1e-6
+
+
 class LeakyDynamics(Dynamics):
     """Closed-form leaky rate or current network (vanilla RNN when ``gamma=1``).
 
@@ -317,6 +329,7 @@ class LeakyDynamics(Dynamics):
         self._W_rec_T = np.ascontiguousarray(self.W_rec.T)  # rows of J, contiguous
         self._W_W_T = self.W_rec @ self.W_rec.T
         self._low_rank = None  # (U, V, c) with W_rec = U V^T + c I, False if not; found lazily
+        self._symmetric = None  # the symmetric W_rec where it is one, False if not; found lazily
         self.b = np.asarray(b, dtype=float)
         self.gamma = float(gamma)
         self.activation = activation
@@ -374,6 +387,24 @@ class LeakyDynamics(Dynamics):
                 out = (d[rows] * v) @ (self._W_rec_T if transpose else self.W_rec)
             return out + (1 - g) * v
         return apply
+
+    def symmetric_form(self, h, x):
+        """Where ``W_rec`` is symmetric and every slope ``d`` positive: ``S = (1 - g) I +
+        g D^1/2 W_rec D^1/2``, with ``v = d^1/2`` (rate leak) or ``d^-1/2`` (current leak)."""
+        if self._symmetric is None:
+            W = self.W_rec
+            scale = np.abs(W).max() or 1.0
+            self._symmetric = (W + W.T) / 2 if np.abs(W - W.T).max() <= 1e-12 * scale else False
+        if self._symmetric is False:
+            return None
+        d = self._df(self._drive(h, x) if self.leak == "rate" else h)
+        if not np.all(d > SLOPE_FLOOR * d.max(axis=1, keepdims=True)):
+            return None  # a (nearly) saturated unit: the similarity would be ill-conditioned
+        g, root = self.gamma, np.sqrt(d)
+        S = g * root[:, :, None] * self._symmetric * root[:, None, :]
+        diagonal = np.arange(self.n_units)
+        S[:, diagonal, diagonal] += 1 - g
+        return S, (root if self.leak == "rate" else 1 / root)
 
     def is_odd(self, x):
         if self.activation not in activations.ODD:

@@ -36,7 +36,9 @@ and low-rank networks), they do. Above ``DENSE_UNITS`` units, Newton's systems a
 solved by GMRES on Jacobian products (``Dynamics.tangent``) wherever it converges, as it
 does quickly where the Jacobian has few eigenvalues near or beyond the unit circle
 (trained networks), and each point keeps its leading modes, computed by ARPACK; equal
-Jacobians are decomposed once.
+Jacobians are decomposed once. Where the recurrent weights are symmetric (Hopfield
+networks), each Jacobian is similar to a symmetric matrix (``Dynamics.symmetric_form``),
+whose eigendecomposition is about six times faster.
 """
 
 import logging
@@ -827,7 +829,8 @@ def _complete(solver, fixed, step, unique_tol, max_iters, pool):
     """``fixed`` and the points found by deflated Newton from ``x* +/- step v`` for each
     saddle ``x*`` and each of its ``COMPLETION_MODES`` leading modes ``v`` that grow (real
     parts), all points known repelling; rounds go on from the saddles found last."""
-    d, sources = solver.d, fixed
+    d, sources, parts = solver.d, fixed, [fixed]
+    known, known_inputs = fixed.xstar, fixed.inputs
     for _ in range(COMPLETION_ROUNDS):
         vals = sources.eigval_J_xstar[:, :COMPLETION_MODES]
         k, j = np.nonzero(np.abs(vals) > 1 + sources.marginal_tol)
@@ -841,42 +844,45 @@ def _complete(solver, fixed, step, unique_tol, max_iters, pool):
         search = _Solver(d, x, solver.tol, pool)
         with tqdm(disable=True) as bar:
             h, it, converged, dq = search.newton(h0, max_iters, bar,
-                                                 _Deflation(fixed.xstar, fixed.inputs, x))
+                                                 _Deflation(known, known_inputs, x))
         q = search.q(h, slice(None))
         none = np.zeros(len(h), dtype=bool)
         h, x, h0, q, dq, it, labels, converged, _ = _add_mirrors(
             d, solver.tol, h, x, h0, q, dq, it, labels, converged, none)
         for vector in np.unique(x, axis=0):  # not the points known (mirrors may be)
             rows = np.flatnonzero(np.all(x == vector, axis=1))
-            known = fixed.xstar[np.all(fixed.inputs == vector, axis=1)]
-            if len(known):
-                converged[rows] &= distance_to(h[rows], known) > unique_tol
+            same = known[np.all(known_inputs == vector, axis=1)]
+            if len(same):
+                converged[rows] &= distance_to(h[rows], same) > unique_tol
         if not converged.any():
             break
         sources = _linearize(d, h, x, h0, q, dq, it, labels, converged, unique_tol, fixed.dt,
                              fixed.marginal_tol, pool)
-        fixed = _join(fixed, sources, pool)
-    return fixed
+        parts.append(sources)
+        known = np.concatenate([known, sources.xstar])
+        known_inputs = np.concatenate([known_inputs, sources.inputs])
+    return _join(parts, pool)
 
 
-def _join(a, b, pool):
-    """The points of ``a`` and then ``b`` (FixedPoints), grouped by label as
-    :func:`_linearize` groups them; leading modes (above ``DENSE_UNITS`` units) recomputed
-    to as many for all."""
-    M = max(a.eigval_J_xstar.shape[1], b.eigval_J_xstar.shape[1])
-    parts = []
-    for points in (a, b):
-        columns = {name: getattr(points, name) for name in ARRAYS}
-        if columns["eigval_J_xstar"].shape[1] < M:
+def _join(parts, pool):
+    """The points of ``parts`` (FixedPoints) in turn, grouped by label as :func:`_linearize`
+    groups them; leading modes (above ``DENSE_UNITS`` units) recomputed to as many for all."""
+    if len(parts) == 1:
+        return parts[0]
+    M = max(points.eigval_J_xstar.shape[1] for points in parts)
+    columns = []
+    for points in parts:
+        column = {name: getattr(points, name) for name in ARRAYS}
+        if column["eigval_J_xstar"].shape[1] < M:
             found = list(pool.map(lambda j: _leading(j, points.marginal_tol, M), points.J_xstar))
             for i, name in enumerate(("eigval_J_xstar", "eigvec_J_xstar", "left_eigvec_J_xstar")):
-                columns[name] = np.stack([f[i][..., :M] for f in found])
-        parts.append(columns)
-    columns = {name: np.concatenate([p[name] for p in parts]) for name in ARRAYS}
-    order = np.argsort(columns["labels"], kind="stable")
+                column[name] = np.stack([f[i][..., :M] for f in found])
+        columns.append(column)
+    order = np.argsort(np.concatenate([c["labels"] for c in columns]), kind="stable")
+    joined = {name: np.concatenate([c[name] for c in columns]) for name in ARRAYS}
     if np.any(order != np.arange(len(order))):  # (copies of large arrays only if needed)
-        columns = {name: value[order] for name, value in columns.items()}
-    return FixedPoints(**columns, dt=a.dt, marginal_tol=a.marginal_tol)
+        joined = {name: value[order] for name, value in joined.items()}
+    return FixedPoints(**joined, dt=parts[0].dt, marginal_tol=parts[0].marginal_tol)
 
 
 def _add_mirrors(dynamics, tol, h, x, h0, q, dq, it, labels, converged, slow):
@@ -917,11 +923,8 @@ def _linearize(dynamics, h, x, h0, q, dq, it, labels, keep, unique_tol, dt, marg
         # equal Jacobians (mirror images in odd networks) are decomposed once
         first = {}
         which = np.array([first.setdefault(j.tobytes(), k) for k, j in enumerate(J)])
-        distinct = np.unique(which)
-        position = np.searchsorted(distinct, which)
-        vals, right, left = _modes(J[distinct], marginal_tol, pool)
-        if len(distinct) < K:
-            vals, right, left = vals[position], right[position], left[position]
+        vals, right, left = _modes(J, which, marginal_tol, pool,
+                                   lambda rows: dynamics.symmetric_form(h[idx[rows]], x[idx[rows]]))
     else:
         J, B_in, F = np.empty((0, N, N)), np.empty((0, N, dynamics.n_inputs)), np.empty((0, N))
         vals, right, left = np.empty((0, N), complex), np.empty((0, N, N), complex), np.empty((0, N, N), complex)
@@ -983,17 +986,33 @@ def _solve_triangular(R, b):
         return np.stack([np.linalg.lstsq(r, v, rcond=None)[0] for r, v in zip(R, b)])
 
 
-def _modes(J, marginal_tol, pool):
+def _modes(J, which, marginal_tol, pool, symmetric_form=lambda rows: None):
     """Eigenvalues by decreasing modulus with right and left eigenvectors of each (N, N)
-    Jacobian in ``J``: all of them up to ``DENSE_UNITS`` units; above, the leading ones
-    (:func:`_leading`), as many for every matrix."""
-    if J.shape[1] <= DENSE_UNITS:
-        parts = list(pool.map(_eig, np.array_split(J, 2)))
-        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
-    found = list(pool.map(lambda j: _leading(j, marginal_tol), J))
-    k = max(len(vals) for vals, _, _ in found)
-    found = [f if len(f[0]) == k else _leading(j, marginal_tol, k) for f, j in zip(found, J)]
-    return tuple(np.stack([f[i] for f in found]) for i in range(3))
+    Jacobian in ``J``, that of ``J[k]`` taken from ``J[which[k]]`` (equal Jacobians are
+    decomposed once): all of them up to ``DENSE_UNITS`` units, by a symmetric solver where
+    ``symmetric_form(rows)`` gives the symmetric form of ``J[rows]``
+    (:meth:`Dynamics.symmetric_form`); above, the leading ones (:func:`_leading`), as many
+    for every matrix."""
+    K, N = J.shape[:2]
+    distinct, position = np.unique(which, return_inverse=True)
+    if N > DENSE_UNITS:
+        found = list(pool.map(lambda j: _leading(j, marginal_tol), J[distinct]))
+        k = max(len(vals) for vals, _, _ in found)
+        found = [f if len(f[0]) == k else _leading(J[i], marginal_tol, k)
+                 for f, i in zip(found, distinct)]
+        return tuple(np.stack([f[i] for f in found])[position] for i in range(3))
+    vals = np.empty((K, N), complex)
+    right, left = np.empty((K, N, N), complex), np.empty((K, N, N), complex)
+    form = symmetric_form(distinct) if K else None
+
+    def chunk(part):  # decomposes J[distinct[part]] into the rows that share them
+        found = (_eig(J[distinct[part]]) if form is None
+                 else _eigh_similar(form[0][part], form[1][part]))
+        rows = np.isin(position, part)
+        for out, value in zip((vals, right, left), found):
+            out[rows] = value[np.searchsorted(part, position[rows])]
+    list(pool.map(chunk, np.array_split(np.arange(len(distinct)), 2)))
+    return vals, right, left
 
 
 def _leading(J, marginal_tol, k=LEADING_MODES):
@@ -1022,6 +1041,19 @@ def _leading(J, marginal_tol, k=LEADING_MODES):
         k *= 2
     vals, right, left = _eig(J[None])
     return vals[0], right[0], left[0]
+
+
+def _eigh_similar(S, v):
+    """What :func:`_eig` gives for ``J = diag(v) S diag(v)^-1`` (S symmetric, v > 0), from
+    ``S = Y M Y^T``: eigenvalues M, right eigenvectors ``diag(v) Y`` (scaled to unit length),
+    left ones ``diag(v)^-1 Y`` (scaled so that ``L^H R = I``)."""
+    vals, Y = np.linalg.eigh(S)
+    order = np.argsort(-np.abs(vals), axis=1, kind="stable")
+    vals = np.take_along_axis(vals, order, axis=1)
+    Y = np.take_along_axis(Y, order[:, None, :], axis=2)
+    right = v[:, :, None] * Y
+    norms = np.linalg.norm(right, axis=1, keepdims=True)
+    return vals, right / norms, Y / v[:, :, None] * norms
 
 
 def _eig(J):

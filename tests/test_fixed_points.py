@@ -65,6 +65,37 @@ def test_hopfield_network_stores_its_patterns(rng):
     assert fps[np.linalg.norm(fps.xstar, axis=1) < 1e-12].stability[0] in ("saddle", "unstable")
 
 
+@pytest.mark.parametrize("leak", ["rate", "current"])
+def test_symmetric_weights_decompose_by_a_symmetric_solver_to_the_same_modes(leak, rng, monkeypatch):
+    """Hopfield-style weights: ``dF/dh`` is similar to a symmetric matrix, and the modes
+    found through it are the general solver's (eigenvalues, L^H R = I, unit right vectors)."""
+    from dynan import fixed_points
+
+    n = 30
+    patterns = rng.choice([-1.0, 1.0], size=(3, n))
+    W = 2.0 * patterns.T @ patterns / n
+    np.fill_diagonal(W, 0)
+    d = dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=0.2, leak=leak).dynamics
+    starts = np.concatenate([0.8 * patterns, rng.uniform(-1, 1, size=(60, n))])
+    used, symmetric = [], fixed_points._eigh_similar
+    monkeypatch.setattr(fixed_points, "_eigh_similar", lambda S, v: used.append(len(S)) or symmetric(S, v))
+    fps = find_fixed_points(d, starts, progress=False)
+    assert sum(used) > 0 and len(fps) > 6
+    J, R, L, lam = fps.J_xstar, fps.eigvec_J_xstar, fps.left_eigvec_J_xstar, fps.eigval_J_xstar
+    general = np.linalg.eigvals(J)
+    np.testing.assert_allclose(np.sort(general.real, axis=1), np.sort(lam.real, axis=1), atol=1e-12)
+    np.testing.assert_allclose(J @ R, R * lam[:, None, :], atol=1e-12)
+    np.testing.assert_allclose(L.conj().transpose(0, 2, 1) @ R, np.broadcast_to(np.eye(n), J.shape),
+                               atol=1e-10)
+    np.testing.assert_allclose(np.linalg.norm(R, axis=1), 1.0)
+    assert np.all(np.diff(np.abs(lam), axis=1) <= 1e-12)
+    # a saturated unit (slope 0 in float64) leaves it to the general solver
+    assert d.symmetric_form(np.full((1, n), 40.0), np.zeros((1, 1))) is None
+    assert d.symmetric_form(fps.xstar, fps.inputs) is not None
+    asymmetric = dynan.from_weights(np.zeros((1, n)), W + 1e-6 * np.triu(W), np.zeros(n)).dynamics
+    assert asymmetric.symmetric_form(fps.xstar, fps.inputs) is None
+
+
 def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeypatch):
     """Above DENSE_UNITS units (patterns over a random bulk, as a trained network has):
     Newton's steps come from GMRES, and the points and leading modes are those of the
