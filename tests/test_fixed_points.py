@@ -130,6 +130,46 @@ def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeyp
     assert np.abs(L.conj().transpose(0, 2, 1) @ R - np.eye(M)).max() < 1e-8
 
 
+def test_single_precision_factorisations_refined_to_double_precision_solutions(rng):
+    """``_refined``: as exact as a double-precision solve, ill-conditioned systems included
+    (those it hands to double precision)."""
+    from dynan.fixed_points import REFINE_RTOL, _refined
+
+    n = 200
+    for condition in (1e2, 1e6, 1e12):
+        U, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        V, _ = np.linalg.qr(rng.normal(size=(n, n)))
+        A = U @ np.diag(np.geomspace(1, 1 / condition, n)) @ V.T
+        b = rng.normal(size=n)
+        x = _refined(A, b)
+        assert np.linalg.norm(A @ x - b) <= 10 * max(REFINE_RTOL, 1e-16 * condition) * np.linalg.norm(b)
+    singular = np.ones((n, n))
+    assert np.all(np.isfinite(_refined(singular, np.ones(n))))
+
+
+def test_chaotic_large_networks_factorise_in_single_precision_to_the_same_points(rng, monkeypatch):
+    """A random network (g = 1.5) above DENSE_UNITS: GMRES gives up early, the steps come
+    from single-precision factorisations refined to double precision, and the search finds
+    the points that double-precision factorisations find."""
+    from dynan import fixed_points as fpm
+
+    n = 300
+    W = 1.5 * rng.normal(size=(n, n)) / np.sqrt(n)
+    d = dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=0.2).dynamics
+    starts = np.tanh(rng.normal(size=(48, n)))
+    refined = []
+    single = fpm._refined
+    monkeypatch.setattr(fpm, "_refined", lambda A, b: (refined.append(1), single(A, b))[1])
+    fps = find_fixed_points(d, starts, progress=False, complete=False)
+    assert len(refined) > 100
+    monkeypatch.setattr(fpm, "_refined", lambda A, b: np.linalg.solve(A, b))
+    double = find_fixed_points(d, starts, progress=False, complete=False)
+    assert len(fps) == len(double) >= 2
+    order = [int(np.argmin(np.linalg.norm(double.xstar - x, axis=1))) for x in fps.xstar]
+    np.testing.assert_allclose(fps.xstar, double.xstar[order], atol=1e-9)
+    assert np.abs(d.step(fps.xstar, np.zeros((len(fps), 1))) - fps.xstar).max() <= 1e-10
+
+
 def test_a_search_that_would_not_fit_in_memory_is_refused_in_one_line(rng, monkeypatch):
     from dynan import fixed_points as fpm
 
