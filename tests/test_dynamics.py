@@ -200,6 +200,26 @@ def test_newton_solve_by_woodbury_on_low_rank_weights(rng, leak, c):
     np.testing.assert_allclose(fast, dense, rtol=1e-9, atol=1e-9 * np.abs(dense).max())
 
 
+def test_low_rank_weights_found_exactly_and_full_rank_ones_ruled_out_on_a_sample(rng, monkeypatch):
+    from dynan.dynamics import _low_rank_plus_scalar
+
+    n = 160
+    patterns = rng.choice([-1.0, 1.0], size=(5, n))
+    hopfield = 2 / n * patterns.T @ patterns
+    np.fill_diagonal(hopfield, 0)
+    for W, rank in ((rng.normal(size=(n, 1)) @ rng.normal(size=(1, n)), 1),
+                    (rng.normal(size=(n, n // 16)) @ rng.normal(size=(n // 16, n)) / n + 0.5 * np.eye(n), n // 16),
+                    (hopfield, 5)):
+        U, V, c = _low_rank_plus_scalar(W)
+        assert U.shape == V.shape == (n, rank)
+        np.testing.assert_allclose(U @ V.T + c * np.eye(n), W, atol=1e-12)
+    sizes = []
+    eigvals = np.linalg.eigvals
+    monkeypatch.setattr(np.linalg, "eigvals", lambda A: (sizes.append(len(A)), eigvals(A))[1])
+    assert _low_rank_plus_scalar(rng.normal(size=(n, n))) is False
+    assert sizes == [n // 4 + 16]  # ruled out on the sample, the whole spectrum never computed
+
+
 def test_no_woodbury_for_full_rank_weights(rng):
     d = random_network(rng).dynamics
     assert d.solve_newton(np.zeros((2, N)), np.zeros((2, N_IN)), np.ones((2, N))) is None
