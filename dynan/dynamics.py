@@ -249,6 +249,13 @@ class Dynamics(ABC):
         otherwise."""
         return None
 
+    def solve_speed(self, h, x, G, lam):
+        """Damped Newton steps on the speed ``q = 1/2 ||G||^2`` without forming its Hessian
+        ``H``, where the weights allow it: ``-(H + lam max|diag H| I)^-1 grad q`` and
+        ``grad q`` (each (B, N)), ``G = F(h, x) - h`` given, ``lam`` (B,); None otherwise
+        (the search then factorises the Hessian of :meth:`speed_derivatives`)."""
+        return None
+
     def speed_derivatives(self, h, x, G):
         """Gradient (B, N) and Hessian (B, N, N) of the speed ``q = 1/2 ||G||^2``,
         ``G = F(h, x) - h`` (given), where the dynamics have them in closed form;
@@ -372,6 +379,41 @@ class LeakyDynamics(Dynamics):
         y = np.linalg.solve(K, ((a if rate else d * a) @ U)[..., None])[..., 0]
         back = y @ V.T
         return (a - (w * back if rate else back / delta)) / self.gamma
+
+    def solve_speed(self, h, x, G, lam):
+        """Woodbury's identity where ``W_rec = U V^T + c I`` is low rank plus a multiple of
+        the identity (rate leak): ``H / g^2 = Delta + P C P^T`` with ``P = [U, (cE - D) V]``
+        of rank 2r, ``E = diag(d^2 + G f''/g)``, ``Delta = c^2 E - 2 c D + I``, ``C = [[V^T E V,
+        I], [I, 0]]``: ``O(N r^2)`` per state instead of ``O(N^3)``."""
+        second = activations.SECOND_DERIVATIVES.get(self.activation)
+        if self.leak != "rate" or second is None:
+            return None
+        if self._low_rank is None:
+            self._low_rank = _low_rank_plus_scalar(self.W_rec)
+        if self._low_rank is False:
+            return None
+        U, V, c = self._low_rank
+        g, r = self.gamma, U.shape[1]
+        z = self._drive(h, x)
+        d = self._df(z)
+        gradient = g * ((d * G) @ self._W_rec_T - G)
+        e = d ** 2 + G * second(z) / g
+        Z = (c * e - d)[:, :, None] * V
+        M = np.einsum("ni,bn,nj->bij", V, e, V)
+        delta = c * c * e - 2 * c * d + 1
+        diagonal = delta + np.sum((U @ M) * U, axis=2) + 2 * np.sum(U * Z, axis=2)
+        shifted = delta + (lam * np.abs(diagonal).max(axis=1))[:, None]
+        if not np.all(np.abs(shifted) > 1e-8 * np.abs(shifted).max(axis=1, keepdims=True)):
+            return None
+        P = np.concatenate([np.broadcast_to(U, Z.shape), Z], axis=2)
+        scaled = P / shifted[:, :, None]
+        K = np.einsum("bnk,bnl->bkl", P, scaled)
+        K[:, :r, r:] += np.eye(r)
+        K[:, r:, :r] += np.eye(r)
+        K[:, r:, r:] -= M
+        a = -gradient / (g * g * shifted)
+        y = np.linalg.solve(K, np.einsum("bnk,bn->bk", P, a)[..., None])[..., 0]
+        return a - np.einsum("bnk,bk->bn", scaled, y), gradient
 
     def tangent(self, h, x):
         """``O(N^2)`` products: ``J v = (1 - g) v + g d (v W_rec)`` (rate leak) or

@@ -626,6 +626,9 @@ class _Solver:
             if lam is None:
                 A, b, grad = self.JG(h[s], rows[s]), -G[s], None
             else:
+                fast = self.d.solve_speed(h[s], self.x[rows[s]], G[s], lam[s])
+                if fast is not None:
+                    return fast
                 exact = self.d.speed_derivatives(h[s], self.x[rows[s]], G[s])
                 if exact is None:  # Gauss-Newton
                     J = self.JG(h[s], rows[s])

@@ -220,6 +220,30 @@ def test_low_rank_weights_found_exactly_and_full_rank_ones_ruled_out_on_a_sample
     assert sizes == [n // 4 + 16]  # ruled out on the sample, the whole spectrum never computed
 
 
+@pytest.mark.parametrize("c", [0.0, -0.3, 0.7])
+@pytest.mark.parametrize("activation", ["tanh", "softplus"])
+def test_damped_newton_on_the_speed_by_woodbury_on_low_rank_weights(rng, c, activation):
+    """The slow-point search's steps without the Hessian equal those with it, factorised."""
+    n, rank = 50, 3
+    W = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, n)) / np.sqrt(n) + c * np.eye(n)
+    d = dynan.from_weights(rng.normal(size=(2, n)), W, rng.normal(size=n), gamma=0.3,
+                           activation=activation).dynamics
+    h, x = 0.5 * rng.normal(size=(6, n)), rng.normal(size=(6, 2))
+    G = d.step(h, x) - h
+    lam = np.array([0.0, 1e-6, 1e-3, 0.1, 1.0, 100.0])
+    step, gradient = d.solve_speed(h, x, G, lam)
+    dense_gradient, H = d.speed_derivatives(h, x, G)
+    np.testing.assert_allclose(gradient, dense_gradient, atol=1e-14)
+    diagonal = np.arange(n)
+    H[:, diagonal, diagonal] += (lam * np.abs(H[:, diagonal, diagonal]).max(axis=1))[:, None]
+    dense = np.linalg.solve(H, -gradient[..., None])[..., 0]
+    np.testing.assert_allclose(step, dense, rtol=1e-8, atol=1e-9 * np.abs(dense).max())
+    current = dynan.from_weights(np.zeros((2, n)), W, np.zeros(n), leak="current").dynamics
+    assert current.solve_speed(h, x, G, lam) is None  # the current leak factorises
+    assert random_network(rng).dynamics.solve_speed(
+        np.zeros((2, N)), np.zeros((2, N_IN)), np.ones((2, N)), np.ones(2)) is None
+
+
 def test_no_woodbury_for_full_rank_weights(rng):
     d = random_network(rng).dynamics
     assert d.solve_newton(np.zeros((2, N)), np.zeros((2, N_IN)), np.ones((2, N))) is None
