@@ -21,7 +21,7 @@ a. Per network, side by side, from the same starts: the shared networks of
    seconds for its one full call (both best of --repeats, in the same process), the ratio
    FPF/dynan (target >= 20 for N >= 64), dynan's fixed points (real, stable, slow points,
    largest residual), FPF's unique points and how many are real, the best-known count and
-   whether dynan found that many. The Hopfield network has 8 patterns (79-80 fixed points).
+   whether dynan found that many. The Hopfield network has 8 patterns (81 fixed points known).
    "Real" is an independent float64 check in plain NumPy from the weights (not dynan):
    ``max|F(h) - h| <= 1e-8``. FPF works in float32, so its points are also polished with a
    few float64 Newton steps (plain NumPy); "~real" counts those that reach a real fixed point
@@ -63,8 +63,10 @@ ROOT = HERE.parents[1]
 #: FixedPointFinder's seconds recorded in issue 5 (PyTorch, defaults, 1024 starts): shown,
 #: marked, only when the reference cannot run here.
 FPF_SECONDS_ISSUE5 = {"random_N128": 20.8, "hopfield_N64": 1.7, "fpf_gt_n4": 0.16}
-#: Published best-known counts (../shared/bench/README.md).
-BEST_KNOWN = {"fpf_gt_n2": 3, "fpf_gt_n3": 3, "fpf_gt_n4": 9, "hopfield_N64": 33, "random_N128": 8}
+#: Best-known counts: published (../shared/bench/README.md), and for the networks built here
+#: the most real points any method has found from their inits (dynan, 2026-12-02/03).
+BEST_KNOWN = {"fpf_gt_n2": 3, "fpf_gt_n3": 3, "fpf_gt_n4": 9, "hopfield_N64": 33, "random_N128": 8,
+              "hopfield_N256": 81, "random_N256": 28}
 #: Independent check: a real fixed point has max|F(h) - h| <= REAL_TOL in float64.
 REAL_TOL = 1e-8
 #: Real points closer than this (2-norm) are one point in the best-known count.
