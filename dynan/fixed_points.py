@@ -38,9 +38,9 @@ does quickly where the Jacobian has few eigenvalues near or beyond the unit circ
 (trained networks); elsewhere (chaotic networks, where GMRES soon shows it would not)
 they are factorised in single precision and refined to double-precision accuracy, and
 each point keeps its leading modes, computed by ARPACK; equal Jacobians are decomposed
-once. Where the recurrent weights are symmetric (Hopfield
-networks), each Jacobian is similar to a symmetric matrix (``Dynamics.symmetric_form``),
-whose eigendecomposition is about six times faster.
+once. Where the recurrent weights are symmetric (Hopfield networks), each Jacobian is
+similar to a symmetric matrix (``Dynamics.symmetric_form``), whose eigendecomposition is
+about six times faster.
 """
 
 import logging
