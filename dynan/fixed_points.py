@@ -68,7 +68,7 @@ KRYLOV_DIM, KRYLOV_RTOL = 60, 1e-10
 #: rate so far would leave a relative residual above KRYLOV_HOPELESS after KRYLOV_DIM.
 KRYLOV_HOPELESS = 1e-6
 #: Where GMRES does not converge, Newton's systems are factorised in single precision and
-#: refined in double (:func:`_refined`) to a residual of REFINE_RTOL, in REFINE_ROUNDS at most.
+#: refined in double (``_refined``) to a residual of REFINE_RTOL, in REFINE_ROUNDS at most.
 REFINE_RTOL, REFINE_ROUNDS = 1e-13, 4
 #: Above DENSE_UNITS units, fixed points keep their leading modes by modulus: at least
 #: this many, and all that grow or are marginal (see ``_leading``).
