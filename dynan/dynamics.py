@@ -734,22 +734,24 @@ def _low_rank_plus_scalar(W, max_rank_fraction=0.25):
     """``(U, V, c)`` with ``W = U V^T + c I`` and rank at most a quarter of N, or False.
 
     ``c`` is the eigenvalue that fills the rest of the spectrum (zero for a plainly
-    low-rank matrix; minus the diagonal of a Hopfield matrix).
+    low-rank matrix; minus the diagonal of a Hopfield matrix). Full-rank matrices are ruled
+    out first on a sample of ``m = N/4 + 16`` columns (0.06 s instead of 0.9 s at 1,024
+    units): ``W[:, S] - c I[:, S]`` has rank r too, and ``c`` fills the spectrum of
+    ``W[S, S]`` where ``r < m/2``, so ranks above about N/8 may be missed.
     """
     N = len(W)
     scale = np.abs(W).max() or 1.0
-    # first on a sample of m columns (an eighth of the cost at 1,024 units, a fiftieth at
-    # 4,096): W[:, S] - c I[:, S] has rank r too, c fills the spectrum of W[S, S] when r < m/2
-    m = min(N, N // 4 + 16)
-    sample = np.sort(np.random.default_rng(0).choice(N, m, replace=False))
-    c = _filling_eigenvalue(W[np.ix_(sample, sample)], scale)
-    if c is None:
-        return False
-    block = W[:, sample]
-    block[sample, np.arange(m)] -= c
-    s = np.linalg.svd(block, compute_uv=False)
-    if m < N and np.sum(s > 1e-10 * max(s[0], scale)) == m:
-        return False
+    m = N // 4 + 16
+    if m < N:
+        sample = np.sort(np.random.default_rng(0).choice(N, m, replace=False))
+        c = _filling_eigenvalue(W[np.ix_(sample, sample)], scale)
+        if c is None:
+            return False
+        block = W[:, sample]  # (a copy)
+        block[sample, np.arange(m)] -= c
+        s = np.linalg.svd(block, compute_uv=False)
+        if np.sum(s > 1e-10 * max(s[0], scale)) == m:
+            return False
     c = _filling_eigenvalue(W, scale)
     if c is None:
         return False
