@@ -409,10 +409,7 @@ def analyze_one(path, sha, out, params, timeout=None):
             _analyze_here(path, folder, params)
         else:
             _analyze_in_child(path, folder, params, timeout)
-        summary = Summary.read(folder / "summary.json")
-        summary.batch_parameters = params
-        summary.write(folder / "summary.json")
-        return _row(path, summary, "done", folder)
+        return _row(path, Summary.read(folder / "summary.json"), "done", folder)
     except _Failed as err:
         row.update(status=err.status, error=str(err))
     except Exception as err:  # isolation: one model's failure is a row, not a crash
@@ -438,13 +435,14 @@ def _analyze_here(path, folder, params):
     analyze(load(path), None, folder, task=params["task"], n_trials=params["n_trials"],
             seed=params["seed"], n_inits=params["n_inits"], overwrite=True,
             formats=tuple(params["formats"]), panels=params["panels"], progress=False,
-            plotly_js=f"../{PLOTLY_JS}").close()
+            plotly_js=f"../{PLOTLY_JS}", batch_parameters=params).close()
 
 
 def _analyze_in_child(path, folder, params, timeout):
     command = [sys.executable, "-c", _CHILD, "analyze", path, "--out", str(folder),
                "--overwrite", "--trials", str(params["n_trials"]), "--seed",
-               str(params["seed"]), "--format", ",".join(params["formats"]) or "none"]
+               str(params["seed"]), "--format", ",".join(params["formats"]) or "none",
+               "--batch-parameters", json.dumps(params)]
     if params["panels"]:
         command += ["--panels", ",".join(params["panels"])]
     if params["task"] is not None:

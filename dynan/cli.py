@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import errno
+import json
 import os
 import re
 import signal
@@ -51,6 +52,8 @@ def build_parser():
     analyze.add_argument("--format", default=",".join(FORMATS), type=_formats,
                          help="figure formats, or none (default: %(default)s)")
     analyze.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    # a batch's child process: the batch's parameters, into the summary (JSON)
+    analyze.add_argument("--batch-parameters", type=json.loads, help=argparse.SUPPRESS)
     analyze.add_argument("--torch-class", metavar="MODULE:CLASS", help="for a PyTorch "
                          "state_dict (.pt, .pth): the model's class, constructed with no "
                          "arguments (import its module with --import); a TorchScript archive "
@@ -348,6 +351,7 @@ def _analyze(args):
     import dynan
 
     from .output import check_target
+    from .pipeline import analyze
     from .summary import Summary
     from .user_modules import import_modules
 
@@ -366,9 +370,9 @@ def _analyze(args):
         an = load_torch(model, torch_class=args.torch_class)
     else:
         an = dynan.load(model)
-    with an.analyze(out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
-                    overwrite=args.overwrite, formats=args.format, panels=args.panels,
-                    wait=args.wait) as res:
+    with analyze(an, out=args.out, task=args.task, n_trials=args.trials, seed=args.seed,
+                 overwrite=args.overwrite, formats=args.format, panels=args.panels,
+                 wait=args.wait, batch_parameters=args.batch_parameters) as res:
         summary = Summary.read(Path(args.out) / "summary.json")
         print(f"analysed {Path(model).name}: results in {res.path}, figures in "
               f"{Path(args.out) / 'figures'}, report {Path(args.out) / 'report.html'}, "

@@ -24,12 +24,14 @@ from .tasks import Trials
 
 def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=256, seed=0,
             n_inits=512, overwrite=False, formats=("pdf", "svg", "png"), panels=None,
-            progress=None, options=None, wait=False, plotly_js=None):
+            progress=None, options=None, wait=False, plotly_js=None, batch_parameters=None):
     """Run the whole analysis of one network; see :meth:`~dynan.Analysis.analyze`.
 
     ``options`` maps a stage name to keyword arguments for its ``run`` (e.g.
     ``{"pca": {"n_components": 5}}``); ``plotly_js`` is where the report loads plotly.js
-    from (see :func:`dynan.report.write_report`). Everything is checked before any work starts:
+    from (see :func:`dynan.report.write_report`); ``batch_parameters`` go into the summary
+    (written before the folder is moved into place, so that a batch killed at any moment
+    finds a model finished only with them). Everything is checked before any work starts:
     the output folder (see :func:`dynan.output.check_target`), the trials against the
     model's inputs and outputs. ``out`` is locked while it is written
     (:func:`dynan.output.exclusive`; ``wait`` waits for another writer).
@@ -48,10 +50,11 @@ def analyze(analysis, trials=None, out="dynan-results", *, task=None, n_trials=2
     with output.exclusive(out, wait=wait):
         output.check_target(out, overwrite=overwrite, inputs=inputs)  # as it is now, locked
         return _analyze(analysis, trials, out, seed, formats, panels, progress, options,
-                        plotly_js)
+                        plotly_js, batch_parameters)
 
 
-def _analyze(analysis, trials, out, seed, formats, panels, progress, options, plotly_js):
+def _analyze(analysis, trials, out, seed, formats, panels, progress, options, plotly_js,
+             batch_parameters):
     d = analysis.dynamics
     with output.staged(out, "analyze") as work, _helpers(formats, panels) as helpers:
         name = analysis.source.stem if analysis.source is not None else "network"
@@ -80,7 +83,7 @@ def _analyze(analysis, trials, out, seed, formats, panels, progress, options, pl
                 figures.draw_all(results, work / "figures", formats, panels, helpers=helpers)
                 seconds["figures"] = round(time.perf_counter() - clock, 3)
             summary = Summary.from_results(results, performance=performance, seconds=seconds,
-                                           skipped=skipped)
+                                           skipped=skipped, batch_parameters=batch_parameters)
         summary.write(work / "summary.json")
         from .report import write_report
 

@@ -101,7 +101,8 @@ class Summary:
     batch_parameters: dict = None
 
     @classmethod
-    def from_results(cls, results, *, performance=None, seconds=None, skipped=None):
+    def from_results(cls, results, *, performance=None, seconds=None, skipped=None,
+                     batch_parameters=None):
         """The summary of a results file (read, never recomputed).
 
         Parameters
@@ -112,6 +113,8 @@ class Summary:
             Time of each step; ``total`` is added.
         skipped : dict, optional
             Stages that did not apply, and why.
+        batch_parameters : dict, optional
+            The parameters of the batch that runs this analysis.
         """
         a = results.attrs
         seconds = dict(seconds or {})
@@ -121,7 +124,8 @@ class Summary:
             n_trials=len(results), performance=None if performance is None else float(performance),
             network=a.get("network", {}), skipped=dict(skipped or {}),
             stages=[stage.name for stage in STAGES if stage.name in results],
-            seconds={**seconds, "total": round(sum(seconds.values()), 3)})
+            seconds={**seconds, "total": round(sum(seconds.values()), 3)},
+            batch_parameters=batch_parameters)
         dt = float(a.get("dt", 1.0))
         summary.time_constant_unit = "s" if dt != 1.0 else "steps"
         if "pca" in results:

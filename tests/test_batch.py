@@ -70,6 +70,28 @@ def done(out):
     return {p.parent.name for p in out.glob("*/summary.json") if not p.parent.name.startswith(".")}
 
 
+@pytest.mark.parametrize("timeout", [None, 600])
+def test_a_model_folder_lands_with_its_batch_parameters(tmp_path, timeout):
+    """A batch killed the moment a model's folder is in place finds that model finished:
+    the folder's summary carries the batch's parameters from the start (in this process,
+    and in the child process that ``--timeout`` runs)."""
+    from dynan import batch as batch_module
+    from dynan.loading import file_sha256
+
+    path = str(copy_models(tmp_path / "models", {"m": "integrator_leaky"}) / "m.keras")
+    sha, out = file_sha256(path), tmp_path / "out"
+    params = {"task": None, "n_trials": 24, "seed": 0, "n_inits": 512, "formats": [],
+              "panels": None, "imports": []}
+    folder = out / batch_module._folder_name(path, sha)
+    if timeout is None:
+        batch_module._analyze_here(path, folder, params)
+    else:
+        batch_module._analyze_in_child(path, folder, params, timeout)
+    row = batch_module._finished(path, sha, out, params)  # nothing after the analysis itself
+    assert row is not None and row["status"] == "skipped"
+    assert batch_module._finished(path, sha, out, {**params, "seed": 1}) is None
+
+
 @pytest.mark.cluster
 @pytest.mark.kill
 def test_killed_batch_restarts_without_redoing_finished_models(tmp_path):
