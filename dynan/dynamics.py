@@ -362,11 +362,10 @@ class LeakyDynamics(Dynamics):
     def solve_newton(self, h, x, rhs):
         """Woodbury's identity where ``W_rec`` is low rank plus a multiple of the identity
         (Hopfield and low-rank networks): ``O(N r^2)`` per state instead of ``O(N^3)``."""
-        if self._low_rank is None:
-            self._low_rank = _low_rank_plus_scalar(self.W_rec)
-        if self._low_rank is False:
+        low_rank = self._low_rank_form()
+        if low_rank is None:
             return None
-        U, V, c = self._low_rank  # W_rec = U V^T + c I, so W_rec^T = V U^T + c I
+        U, V, c = low_rank  # W_rec = U V^T + c I, so W_rec^T = V U^T + c I
         rate = self.leak == "rate"
         d = self._df(self._drive(h, x) if rate else h)
         delta = c * d - 1  # the diagonal part of (dF/dh - I) / gamma
@@ -388,11 +387,10 @@ class LeakyDynamics(Dynamics):
         second = activations.SECOND_DERIVATIVES.get(self.activation)
         if self.leak != "rate" or second is None:
             return None
-        if self._low_rank is None:
-            self._low_rank = _low_rank_plus_scalar(self.W_rec)
-        if self._low_rank is False:
+        low_rank = self._low_rank_form()
+        if low_rank is None:
             return None
-        U, V, c = self._low_rank
+        U, V, c = low_rank
         g, r = self.gamma, U.shape[1]
         z = self._drive(h, x)
         d = self._df(z)
@@ -414,6 +412,12 @@ class LeakyDynamics(Dynamics):
         a = -gradient / (g * g * shifted)
         y = np.linalg.solve(K, np.einsum("bnk,bn->bk", P, a)[..., None])[..., 0]
         return a - np.einsum("bnk,bk->bn", scaled, y), gradient
+
+    def _low_rank_form(self):
+        """``(U, V, c)`` with ``W_rec = U V^T + c I`` of low rank, or None; found once."""
+        if self._low_rank is None:
+            self._low_rank = _low_rank_plus_scalar(self.W_rec)
+        return self._low_rank or None
 
     def tangent(self, h, x):
         """``O(N^2)`` products: ``J v = (1 - g) v + g d (v W_rec)`` (rate leak) or

@@ -684,7 +684,7 @@ class _Solver:
                 done = np.abs(rhs[:, k + 1]) <= goal[active]
                 if done.any():
                     finished = active[done]
-                    y = _solve_triangular(R[done, :k + 1], rhs[done, :k + 1])
+                    y = _solve(R[done, :k + 1], rhs[done, :k + 1])
                     steps[finished] = np.einsum("bjn,bj->bn", V[finished, :k + 1], y)
                     solved[finished] = True
                 # give up where the rate so far, kept up, would not come near the goal
@@ -991,7 +991,8 @@ def _unique(points, inputs, tol, members):
 
 
 def _solve(A, b):
-    """``A x = b`` for a stack of systems; singular ones by least squares."""
+    """``A x = b`` for a stack of systems (triangular ones too); singular ones by least
+    squares."""
     try:
         return np.linalg.solve(A, b[..., None])[..., 0]
     except np.linalg.LinAlgError:
@@ -1016,14 +1017,6 @@ def _refined(A, b):
             if np.linalg.norm(r) <= goal:
                 return x
     return _solve(A[None], b[None])[0]
-
-
-def _solve_triangular(R, b):
-    """``R y = b`` for stacks of upper triangular (or rank-deficient) ``R``."""
-    try:
-        return np.linalg.solve(R, b[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        return np.stack([np.linalg.lstsq(r, v, rcond=None)[0] for r, v in zip(R, b)])
 
 
 def _modes(J, which, marginal_tol, pool, symmetric_form=lambda rows: None):
