@@ -130,39 +130,46 @@ def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeyp
     assert np.abs(L.conj().transpose(0, 2, 1) @ R - np.eye(M)).max() < 1e-8
 
 
-def test_single_precision_factorisations_refined_to_double_precision_solutions(rng):
-    """``_refined``: as exact as a double-precision solve, ill-conditioned systems included
-    (those it hands to double precision)."""
-    from dynan.fixed_points import REFINE_RTOL, _refined
+def test_newton_systems_are_solved_in_single_precision_to_its_accuracy(rng):
+    """``_solve_single``: relative error within ``cond(A)`` times single precision's
+    epsilon; a singular system goes to least squares (finite) instead of failing."""
+    from dynan.fixed_points import _solve_single
 
     n = 200
-    for condition in (1e2, 1e6, 1e12):
+    A = np.empty((3, n, n))
+    conditions = (1e1, 1e3, 1e5)
+    for k, condition in enumerate(conditions):
         U, _ = np.linalg.qr(rng.normal(size=(n, n)))
         V, _ = np.linalg.qr(rng.normal(size=(n, n)))
-        A = U @ np.diag(np.geomspace(1, 1 / condition, n)) @ V.T
-        b = rng.normal(size=n)
-        x = _refined(A, b)
-        assert np.linalg.norm(A @ x - b) <= 10 * max(REFINE_RTOL, 1e-16 * condition) * np.linalg.norm(b)
-    singular = np.ones((n, n))
-    assert np.all(np.isfinite(_refined(singular, np.ones(n))))
+        A[k] = U @ np.diag(np.geomspace(1, 1 / condition, n)) @ V.T
+    x_true = rng.normal(size=(3, n))
+    x = _solve_single(A, np.einsum("kij,kj->ki", A, x_true))
+    errors = np.linalg.norm(x - x_true, axis=1) / np.linalg.norm(x_true, axis=1)
+    assert np.all(errors <= 10 * np.finfo(np.float32).eps * np.array(conditions))
+    assert errors[0] > 1e-12  # it did work in single precision
+    singular = np.stack([np.ones((n, n)), np.eye(n)])
+    x = _solve_single(singular, np.ones((2, n)))
+    assert np.all(np.isfinite(x)) and np.allclose(x[1], 1, atol=1e-6)
 
 
-def test_chaotic_large_networks_factorise_in_single_precision_to_the_same_points(rng, monkeypatch):
-    """A random network (g = 1.5) above DENSE_UNITS: GMRES gives up early, the steps come
-    from single-precision factorisations refined to double precision, and the search finds
-    the points that double-precision factorisations find."""
+def test_newton_in_single_precision_finds_the_points_that_double_precision_finds(rng,
+                                                                                monkeypatch):
+    """A chaotic random network (g = 1.5) above DENSE_UNITS (GMRES gives up, the systems
+    are factorised): Newton's steps from single-precision factorisations converge to the
+    points that double-precision ones find, to the same tolerance."""
     from dynan import fixed_points as fpm
 
     n = 300
     W = 1.5 * rng.normal(size=(n, n)) / np.sqrt(n)
     d = dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=0.2).dynamics
     starts = np.tanh(rng.normal(size=(48, n)))
-    refined = []
-    single = fpm._refined
-    monkeypatch.setattr(fpm, "_refined", lambda A, b: (refined.append(1), single(A, b))[1])
+    single = []
+    solve_single = fpm._solve_single
+    monkeypatch.setattr(fpm, "_solve_single", lambda A, b: (single.append(len(A)),
+                                                            solve_single(A, b))[1])
     fps = find_fixed_points(d, starts, progress=False, complete=False)
-    assert len(refined) > 100
-    monkeypatch.setattr(fpm, "_refined", lambda A, b: np.linalg.solve(A, b))
+    assert sum(single) > 100
+    monkeypatch.setattr(fpm, "_solve_single", fpm._solve)
     double = find_fixed_points(d, starts, progress=False, complete=False)
     assert len(fps) == len(double) >= 2
     order = [int(np.argmin(np.linalg.norm(double.xstar - x, axis=1))) for x in fps.xstar]
