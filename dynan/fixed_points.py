@@ -34,8 +34,8 @@ The linear algebra runs in cache-sized chunks on two threads. Where the dynamics
 solve Newton's systems without the Jacobian (``Dynamics.solve_newton``: Woodbury's
 identity for weights that are low rank plus a multiple of the identity, as in Hopfield
 and low-rank networks), they do. Above ``DENSE_UNITS`` units, Newton's systems are
-solved by GMRES on Jacobian products (``Dynamics.tangent``) wherever it converges, as it
-does quickly where the Jacobian has few eigenvalues near or beyond the unit circle
+solved by GMRES on Jacobian products (``Dynamics.tangent``) wherever it converges, as
+loosely as the distance from a root allows (inexact Newton), as it does quickly where the Jacobian has few eigenvalues near or beyond the unit circle
 (trained networks); elsewhere (chaotic networks, where GMRES soon shows it would not)
 they are factorised, and each point keeps its leading modes, computed by ARPACK; equal Jacobians are decomposed
 once. Where the recurrent weights are symmetric (Hopfield networks), each Jacobian is
@@ -64,6 +64,10 @@ CHUNK_ELEMENTS = 2**20
 #: (O(N^2) each, KRYLOV_DIM at most per step) instead of dense factorisations (O(N^3)).
 DENSE_UNITS = 256
 KRYLOV_DIM, KRYLOV_RTOL = 60, 1e-10
+#: Inexact Newton (Eisenstat & Walker 1996): GMRES stops at a relative residual of
+#: ``min(KRYLOV_FORCING, ||G||)`` (at least KRYLOV_RTOL), loose far from a root, where an
+#: exact step is wasted, and ever tighter near one, which keeps convergence quadratic.
+KRYLOV_FORCING = 1e-2
 #: GMRES stops early (the step is then factorised) where, a quarter of KRYLOV_DIM in, its
 #: rate so far would leave a relative residual above KRYLOV_HOPELESS after KRYLOV_DIM.
 KRYLOV_HOPELESS = 1e-6
@@ -646,7 +650,8 @@ class _Solver:
     def krylov(self, h, rows, G):
         """Newton steps by GMRES on ``(dF/dh - I) s = -G`` from ``s = 0`` with the
         dynamics' Jacobian products (``O(N^2)`` each): the steps, and whether each
-        reached a residual of ``KRYLOV_RTOL ||G||`` within ``KRYLOV_DIM`` products (it
+        reached a residual of ``min(KRYLOV_FORCING, ||G||) ||G||`` (inexact Newton; at
+        least ``KRYLOV_RTOL ||G||``) within ``KRYLOV_DIM`` products (it
         does quickly where the Jacobian is far from having eigenvalue 1, as in trained
         networks; chaotic ones have many eigenvalues outside the unit circle, and are
         factorised instead). Rows are split over the two threads."""
@@ -656,7 +661,7 @@ class _Solver:
             B, N = len(part), self.d.n_units
             m = min(N, KRYLOV_DIM)
             beta = np.linalg.norm(G[part], axis=1)
-            goal = KRYLOV_RTOL * beta
+            goal = np.clip(beta, KRYLOV_RTOL, KRYLOV_FORCING) * beta
             solved = np.zeros(B, dtype=bool)
             V = np.empty((B, m + 1, N))
             V[:, 0] = -G[part] / np.maximum(beta, 1e-300)[:, None]

@@ -130,6 +130,38 @@ def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeyp
     assert np.abs(L.conj().transpose(0, 2, 1) @ R - np.eye(M)).max() < 1e-8
 
 
+def test_gmres_steps_are_inexact_far_from_a_root_and_exact_near_one(rng, monkeypatch):
+    """Inexact Newton: GMRES stops at a relative residual of ``min(KRYLOV_FORCING, ||G||)``,
+    with fewer Jacobian products than an exact solve where ``G`` is large, and at
+    ``||G||`` relative where it is small."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dynan import fixed_points as fpm
+
+    n, B = 300, 6
+    W = 0.8 * rng.normal(size=(n, n)) / np.sqrt(n)
+    d = dynan.from_weights(np.zeros((1, n)), W, np.zeros(n), gamma=0.2).dynamics
+    h = rng.uniform(-1, 1, size=(B, n))
+    G = rng.normal(size=(B, n)) * np.array([1, 1, 1, 1e-9, 1e-9, 1e-9])[:, None]
+    products = []
+    tangent = d.tangent
+    monkeypatch.setattr(d, "tangent", lambda *a: (lambda f: lambda v, rows: (
+        products.append(len(v)), f(v, rows))[1])(tangent(*a)))
+    J = d.jacobian(h, np.zeros((B, 1))) - np.eye(n)
+    with ThreadPoolExecutor(2) as pool:
+        steps, solved = fpm._Solver(d, np.zeros((B, 1)), 1e-10, pool).krylov(h, np.arange(B), G)
+        assert solved.all()
+        norm = np.linalg.norm(G, axis=1)
+        residual = np.linalg.norm(np.einsum("bij,bj->bi", J, steps) + G, axis=1) / norm
+        assert np.all(residual <= np.clip(norm, fpm.KRYLOV_RTOL, fpm.KRYLOV_FORCING))
+        assert np.all(residual[3:] <= 1e-7) and np.all(residual[:3] > 1e-8)  # loose far off
+        inexact = sum(products)
+        monkeypatch.setattr(fpm, "KRYLOV_FORCING", fpm.KRYLOV_RTOL)
+        products.clear()
+        fpm._Solver(d, np.zeros((B, 1)), 1e-10, pool).krylov(h, np.arange(B), G)
+        assert inexact < 0.8 * sum(products)
+
+
 def test_newton_systems_are_solved_in_single_precision_to_its_accuracy(rng):
     """``_solve_single``: relative error within ``cond(A)`` times single precision's
     epsilon; a singular system goes to least squares (finite) instead of failing."""
