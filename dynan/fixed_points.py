@@ -35,12 +35,13 @@ solve Newton's systems without the Jacobian (``Dynamics.solve_newton``: Woodbury
 identity for weights that are low rank plus a multiple of the identity, as in Hopfield
 and low-rank networks), they do. Above ``DENSE_UNITS`` units, Newton's systems are
 solved by GMRES on Jacobian products (``Dynamics.tangent``) wherever it converges, as
-loosely as the distance from a root allows (inexact Newton), as it does quickly where the Jacobian has few eigenvalues near or beyond the unit circle
-(trained networks); elsewhere (chaotic networks, where GMRES soon shows it would not)
-they are factorised, and each point keeps its leading modes, computed by ARPACK; equal Jacobians are decomposed
-once. Where the recurrent weights are symmetric (Hopfield networks), each Jacobian is
-similar to a symmetric matrix (``Dynamics.symmetric_form``), whose eigendecomposition is
-about six times faster.
+loosely as the distance from a root allows (inexact Newton). It converges quickly where
+the Jacobian has few eigenvalues near or beyond the unit circle (trained networks);
+elsewhere (chaotic networks, where GMRES soon shows it would not) the systems are
+factorised. Each point keeps its leading modes, computed by ARPACK; equal Jacobians are
+decomposed once. Where the recurrent weights are symmetric (Hopfield networks), each
+Jacobian is similar to a symmetric matrix (``Dynamics.symmetric_form``), whose
+eigendecomposition is about six times faster.
 """
 
 import logging
