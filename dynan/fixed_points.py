@@ -14,7 +14,10 @@ twice as fast; the double-precision residual ``G`` decides convergence). A start
   damped Newton method on ``q`` itself, with its exact Hessian where the dynamics
   give it in closed form (``Dynamics.speed_derivatives``; Levenberg-Marquardt otherwise). Minima with ``q``
   above numerical zero and at most ``max_slow_q`` are the slow points, reported
-  apart with their ``q``; a candidate that reaches ``tol`` joins the fixed points.
+  apart with their ``q``; a candidate that reaches ``tol`` joins the fixed points;
+- **merged** into a fixed point already found under its input, once it comes within
+  ``MERGE_RADIUS`` (1e-3) spreads of the starts of it: it was on its way there, and
+  trained networks send many starts into each basin.
 
 Where the update is odd, ``F(-h, x) = -F(h, x)`` (an odd activation such as tanh and
 no external drive, as in Hopfield and random networks without biases), the mirror
@@ -75,6 +78,9 @@ KRYLOV_HOPELESS = 1e-6
 #: Above DENSE_UNITS units, fixed points keep their leading modes by modulus: at least
 #: this many, and all that grow or are marginal (see ``_leading``).
 LEADING_MODES = 16
+#: Newton stops an iterate that comes within MERGE_RADIUS spreads of the starts of a root
+#: already found under its input: it was on its way there.
+MERGE_RADIUS = 1e-3
 #: Completion: deflated Newton from beside each saddle, COMPLETION_STEP spreads of the
 #: starts along each of its COMPLETION_MODES leading unstable modes, both ways, for at most
 #: COMPLETION_ROUNDS rounds (each from the saddles the last one found).
@@ -398,8 +404,10 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
             note = f"about {_duration(seconds)}, {nbytes / 2**30:.1f} GiB"
             bar.set_postfix_str(note)
             _log.info("fixed points from %d starts of %d units: %s", B, dynamics.n_units, note)
-        h, it, converged, dq = solver.newton(h0, max_iters, bar)
-        candidates = ~converged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
+        _, _, spread = visited_region(h0[None])  # the starts' spread
+        h, it, converged, dq, merged = solver.newton(h0, max_iters, bar,
+                                                     merge_radius=MERGE_RADIUS * spread)
+        candidates = ~converged & ~merged & (solver.q(h, slice(None)) <= 10 * max_slow_q)
         h_lm, it_lm, conv_lm, dq_lm, merged_lm = solver.minimize_speed(
             h[candidates], candidates, max_iters, bar, slow_unique_tol)
         h[candidates], it[candidates], dq[candidates] = h_lm, it[candidates] + it_lm, dq_lm
@@ -413,7 +421,6 @@ def find_fixed_points(dynamics, initial_states, inputs=None, *, tol=FIXED_TOL,
         fixed = _linearize(dynamics, h, x, h0, q, dq, it, labels, converged, unique_tol, dt,
                            marginal_tol, pool)
         if complete:
-            _, _, spread = visited_region(h0[None])  # the starts' spread
             fixed = _complete(solver, fixed, COMPLETION_STEP * spread, unique_tol, max_iters, pool)
         fixed.slow_points = _linearize(dynamics, h, x, h0, q, dq, it, labels, slow,
                                        slow_unique_tol, dt, marginal_tol, pool)
@@ -519,11 +526,15 @@ def recorded_starts(hidden, n_inits, noise_scale=0.01, seed=0):
     """``n_inits`` states drawn at random from a recording's (trials, time, N) hidden
     states, plus Gaussian noise of ``noise_scale``; trials are read once each."""
     rng = np.random.default_rng(seed)
-    trial = np.sort(rng.integers(len(hidden), size=n_inits))
-    time = rng.integers(hidden.shape[1], size=n_inits)
-    unique, where = np.unique(trial, return_inverse=True)
-    return hidden[unique][where, time] + rng.normal(scale=noise_scale,
-                                                    size=(n_inits, hidden.shape[2]))
+    n_trials, n_time, N = hidden.shape
+    trial = np.sort(rng.integers(n_trials, size=n_inits))
+    time = rng.integers(n_time, size=n_inits)
+    starts = np.empty((n_inits, N))
+    block = max(1, READ_BYTES // (n_time * N * 8))  # runs of whole trials: fancy reads are slow
+    for a in np.unique(trial // block) * block:
+        mine = np.flatnonzero((trial >= a) & (trial < a + block))
+        starts[mine] = np.asarray(hidden[a:a + block])[trial[mine] - a, time[mine]]
+    return starts + rng.normal(scale=noise_scale, size=(n_inits, N))
 
 
 def epoch_inputs(inputs, epochs, decimals=1):
@@ -731,20 +742,30 @@ class _Solver:
             alpha[todo] /= 4
         return new_h, new_G, ok_all, alpha
 
-    def newton(self, h, max_iters, bar, deflation=None):
+    def newton(self, h, max_iters, bar, deflation=None, merge_radius=0.0):
         """Damped Newton from every start; with a :class:`_Deflation`, on the deflated
-        residual, so that the roots it knows repel."""
+        residual, so that the roots it knows repel. An iterate that comes within
+        ``merge_radius`` of a root already found under its input stops there, merged:
+        it was on its way to that root (many starts share a basin in trained networks).
+        Returns the states, iterations, whether each converged, its last fall in q and
+        whether it was merged."""
         B = len(h)
         h = h.copy()
         it, dq, short = np.zeros(B, dtype=int), np.zeros(B), np.zeros(B, dtype=int)
-        converged = np.zeros(B, dtype=bool)
+        converged, merged = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
+        roots = np.zeros(0, dtype=int)
         rows = np.arange(B)
         G = self.G(h, rows)
         for _ in range(max_iters):
             bar.update(1)
             done = np.max(np.abs(G), axis=1) <= self.tol
             converged[rows[done]] = True
+            roots = np.concatenate([roots, rows[done]])
             rows, G = rows[~done], G[~done]
+            if merge_radius > 0 and len(roots) and len(rows):
+                near = _within(h[rows], self.x[rows], h[roots], self.x[roots], merge_radius)
+                merged[rows[near]] = True
+                rows, G = rows[~near], G[~near]
             if not len(rows):
                 break
             step = self.newton_steps(h[rows], rows, G)
@@ -758,7 +779,7 @@ class _Solver:
             ok &= short[rows] < SHORT_STREAK  # the others have stalled
             rows, G = rows[ok], G_new[ok]
         converged[rows[np.max(np.abs(G), axis=1) <= self.tol]] = True
-        return h, it, converged, dq
+        return h, it, converged, dq, merged
 
     def minimize_speed(self, h, candidates, max_iters, bar, merge_tol):
         """Damped Newton on q from ``h`` (the candidates' states) to a local minimum.
@@ -856,7 +877,7 @@ def _complete(solver, fixed, step, unique_tol, max_iters, pool):
         labels = np.concatenate([sources.labels[k]] * 2)
         search = _Solver(d, x, solver.tol, pool)
         with tqdm(disable=True) as bar:
-            h, it, converged, dq = search.newton(h0, max_iters, bar,
+            h, it, converged, dq, _ = search.newton(h0, max_iters, bar,
                                                  _Deflation(known, known_inputs, x))
         q = search.q(h, slice(None))
         none = np.zeros(len(h), dtype=bool)
@@ -875,6 +896,15 @@ def _complete(solver, fixed, step, unique_tol, max_iters, pool):
         known = np.concatenate([known, sources.xstar])
         known_inputs = np.concatenate([known_inputs, sources.inputs])
     return _join(parts, pool)
+
+
+def _within(points, inputs, others, other_inputs, radius):
+    """Which of ``points`` lie within ``radius`` (2-norm) of one of ``others`` under the
+    same input."""
+    d2 = (np.sum(points ** 2, axis=1)[:, None] - 2 * points @ others.T
+          + np.sum(others ** 2, axis=1)[None])
+    same = np.all(inputs[:, None, :] == other_inputs[None], axis=2)
+    return np.any((d2 <= radius ** 2) & same, axis=1)
 
 
 def _join(parts, pool):

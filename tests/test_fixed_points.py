@@ -261,6 +261,30 @@ def test_shipped_flipflop_has_eight_memories_and_saddles(flipflop):
     assert len(saddles) >= 7 and np.all(saddles.n_unstable >= 1)
 
 
+def test_iterates_near_a_root_found_are_merged_into_it(flipflop, monkeypatch):
+    """Starts that share a basin: an iterate that comes within MERGE_RADIUS spreads of a
+    root already found stops there. The points are those found without merging, in fewer
+    Newton steps, and merged starts are not taken for slow points."""
+    from dynan import fixed_points as fpm
+
+    an, _ = flipflop
+    starts = fpm.recorded_starts(an.recording.hidden, 256, seed=2)
+    steps = []
+    line_search = fpm._Solver.line_search
+    monkeypatch.setattr(fpm._Solver, "line_search", lambda self, h, *a, **k: (
+        steps.append(len(h)), line_search(self, h, *a, **k))[1])
+    merging = find_fixed_points(an.dynamics, starts, progress=False, complete=False)
+    merged_steps = sum(steps)
+    monkeypatch.setattr(fpm, "MERGE_RADIUS", 0.0)
+    steps.clear()
+    alone = find_fixed_points(an.dynamics, starts, progress=False, complete=False)
+    assert merged_steps < 0.9 * sum(steps)
+    assert len(merging) == len(alone) >= 9
+    assert len(merging.slow_points) == len(alone.slow_points)
+    order = [int(np.argmin(np.linalg.norm(alone.xstar - x, axis=1))) for x in merging.xstar]
+    np.testing.assert_allclose(merging.xstar, alone.xstar[order], atol=1e-9)
+
+
 def test_shipped_integrator_has_a_line_attractor():
     an = dynan.load(dynan.example_model("integrator_leaky"))
     an.record(tasks.integrator(128, seed=5), progress=False)
