@@ -11,7 +11,7 @@ Set up the reference (FixedPointFinder-Torch, Golub & Sussillo) once, then run w
 Without ``FPF_PATH`` (or without torch) it says so in one line and prints dynan's figures
 alone. See fpf_reference.py for how FPF is driven (its defaults, verbose off).
 
-Prints three tables (zero input throughout):
+Prints four tables (zero input throughout):
 
 a. Per network, side by side, from the same starts: the shared networks of
    ../shared/bench/nets (``inits`` as starts), a Hopfield-style network of 256 units built
@@ -31,6 +31,9 @@ a. Per network, side by side, from the same starts: the shared networks of
    points that dynan missed are listed under the table.
 b. Seconds and peak resident memory against N = 64 ... 4,096 (random network, 1,024 starts;
    targets: N = 1,024 in <= 10 s; N = 4,096 in <= 300 s with <= 8 GB).
+b2. The same for a structured network, built as trained networks are (``structured_net``:
+   a random bulk below the edge of chaos plus a rank-2 part that makes two memories), where
+   GMRES solves Newton's systems: what users' trained networks of these sizes cost.
 c. The same against 256 ... 4,096 starts at N = 256.
 
 Each case of b and c runs in a fresh process: it builds its network, warms up, resets the
@@ -38,8 +41,8 @@ peak-memory mark (/proc/self/clear_refs), then times the search; "peak" is the p
 VmHWM during the search (imports, weights and starts included). A case that does not finish
 within --limit seconds (building, then searching, each) is stopped and printed "> limit".
 
-Run:  python tests/benchmarks/bench_fixed_points.py [--only compare|n|starts] [--max-n 4096]
-          [--fpf-max-n 1024] [--repeats K] [--limit 600] [--nets DIR]
+Run:  python tests/benchmarks/bench_fixed_points.py [--only compare|n|structured|starts]
+          [--max-n 4096] [--fpf-max-n 1024] [--repeats K] [--limit 600] [--nets DIR]
 """
 
 import argparse
@@ -110,6 +113,18 @@ def random_network(n, seed=0, n_trials=256, n_steps=100, n_starts=1024):
     ``(dynamics, starts)``."""
     net = random_net(n, seed, n_starts, n_trials=n_trials, n_steps=n_steps)
     return dynamics_of(net), net["inits"]
+
+
+def structured_net(n, seed=1, n_starts=1024):
+    """A network built as trained ones are: a random bulk (g = 0.8, below the edge of
+    chaos) plus a rank-2 part, ``2.5 m m^T / N``, that makes two memories and the saddles
+    between them; gamma 0.2, b = 0, with visited ``inits``."""
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(n, 2))
+    W_rec = 0.8 * rng.normal(size=(n, n)) / np.sqrt(n) + 2.5 * (m @ m.T) / n
+    net = {"W_in": rng.normal(size=(3, n)), "W_rec": W_rec, "b": np.zeros(n), "gamma": 0.2}
+    net["inits"] = visited_starts(net, rng, n_starts=n_starts)
+    return net
 
 
 def hopfield_net(n=HOPFIELD_N, n_patterns=HOPFIELD_PATTERNS, seed=HOPFIELD_SEED, n_starts=1024):
@@ -297,7 +312,11 @@ def compare(args):
 
 def child(spec):
     """Build, warm up, reset the peak mark, time; print 'ready', then one JSON line."""
-    d, starts = random_network(spec["n"], n_starts=max(spec["n_starts"], spec.get("draw", 0)))
+    if spec.get("kind") == "structured":
+        net = structured_net(spec["n"], n_starts=spec["n_starts"])
+        d, starts = dynamics_of(net), net["inits"]
+    else:
+        d, starts = random_network(spec["n"], n_starts=max(spec["n_starts"], spec.get("draw", 0)))
     starts = starts[:spec["n_starts"]]
     find_fixed_points(d, starts[:8], progress=False)  # warm up
     try:
@@ -347,13 +366,14 @@ def run_case(spec, limit):
             proc.stdout.close()
 
 
-def scaling(title, cases, args, target=None):
+def scaling(title, cases, args, target=None, kind="random"):
     print(f"\n{title}")
     print(f"{'N':>7}{'starts':>8}{'best of':>8}{'seconds':>10}{'peak MB':>10}{'fixed':>7}{'slow':>6}"
           f"   target")
     for n, n_starts, draw in cases:
         k = repeats_for(n, args)
-        r = run_case({"n": n, "n_starts": n_starts, "draw": draw, "repeats": k}, args.limit)
+        r = run_case({"n": n, "n_starts": n_starts, "draw": draw, "repeats": k, "kind": kind},
+                     args.limit)
         goal = target(n, n_starts) if target else None
         line = f"{n:>7}{n_starts:>8}{k:>8}"
         if r is None:
@@ -383,7 +403,7 @@ def n_target(n, n_starts):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nets", type=Path, default=ROOT.parent / "shared" / "bench" / "nets")
-    parser.add_argument("--only", choices=("compare", "n", "starts"))
+    parser.add_argument("--only", choices=("compare", "n", "structured", "starts"))
     parser.add_argument("--max-n", type=int, default=4096, help="largest N in every table")
     parser.add_argument("--fpf-max-n", type=int, default=1024,
                         help="run FPF side by side up to this N (default 1024)")
@@ -404,6 +424,11 @@ def main():
         scaling("b. time and peak memory against N (random network g = 1.5, gamma = 0.2, "
                 "1024 starts; fresh process per case)",
                 [(n, 1024, 0) for n in N_VALUES if n <= args.max_n], args, n_target)
+    if args.only in (None, "structured"):
+        scaling("b2. the same for a structured network, as trained ones are (random bulk "
+                "g = 0.8 plus a rank-2 part: two memories and their saddles)",
+                [(n, 1024, 0) for n in N_VALUES if n <= args.max_n], args, n_target,
+                kind="structured")
     if args.only in (None, "starts") and 256 <= args.max_n:
         scaling("c. time and peak memory against starts (random network, N = 256; fresh "
                 "process per case)", [(256, s, max(START_VALUES)) for s in START_VALUES], args)
