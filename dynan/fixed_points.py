@@ -701,7 +701,8 @@ class _Solver:
                     solved[finished] = True
                 # give up where the rate so far, kept up, would not come near the goal
                 rate = np.abs(rhs[:, k + 1]) / np.maximum(beta[active], 1e-300)
-                hopeless = (k + 1 >= KRYLOV_DIM // 4) & (rate ** (m / (k + 1)) > KRYLOV_HOPELESS)
+                hopeless = (k + 1 >= KRYLOV_DIM // 4) & (rate ** (m / (k + 1)) > np.maximum(
+                    KRYLOV_HOPELESS, goal[active] / np.maximum(beta[active], 1e-300)))
                 active = active[~done & ~hopeless]
                 if not len(active):
                     break
