@@ -261,10 +261,16 @@ def cycles(dynamics, results, *, inputs="epochs", n_starts=32, n_steps=3000, n_r
         options = {"max_period": max_period, "recurrence_tol": recurrence_tol, "tol": tol,
                    "max_harmonics": max_harmonics, "n_states": n_states,
                    "spacing": merge_tol * scale}
+        # a state slower than this cannot move merge_tol spreads over the tail unless it
+        # speeds up, which only a state on a saddle's stable manifold does: it has settled
+        speed = np.linalg.norm(dynamics.step(h, np.repeat(vectors, len(starts), axis=0)) - h,
+                               axis=1).reshape(len(names), len(starts))
+        moving = speed > merge_tol * scale / n_record
         found = []
         for i, (name, u) in enumerate(zip(names, vectors)):
             known = []  # what this input's starts reached, fixed points included
-            for tail in _tails(dynamics, h[i * len(starts):(i + 1) * len(starts)], u, n_record):
+            for tail in _tails(dynamics, h[i * len(starts):(i + 1) * len(starts)][moving[i]], u,
+                               n_record):
                 if np.max(np.linalg.norm(tail - tail[0], axis=1)) <= merge_tol * scale:
                     continue  # settled, on a fixed point or drifting along a slow manifold
                 entry = _reached(known, tail[0], merge_tol * scale)
