@@ -3,7 +3,8 @@
 The search solves ``G(h) = F(h, x) - h = 0`` from every start at once with a
 Newton method on the exact Jacobian, globalised by a backtracking (Armijo) line search
 on the speed ``q(h) = 1/2 ||G(h)||^2``. Its steps are solved in single precision (about
-twice as fast; the double-precision residual ``G`` decides convergence). A start ends as
+twice as fast; the double-precision residual ``G`` decides convergence), and each root
+it reaches is polished by one double-precision step. A start ends as
 
 - a **fixed point** once ``max|F(h, x) - h| <= tol`` (1e-10 by default): every
   reported fixed point meets this bound;
@@ -608,28 +609,30 @@ class _Solver:
         J[:, self.diagonal, self.diagonal] -= 1
         return J
 
-    def newton_steps(self, h, rows, G):
+    def newton_steps(self, h, rows, G, exact=False):
         """Newton steps ``-dG/dh^-1 G``: by the dynamics' own solver where they have one
         (Woodbury's identity for low-rank weights); above ``DENSE_UNITS`` units by GMRES
-        where it converges (:meth:`krylov`); else by factorising each system."""
+        where it converges (:meth:`krylov`); else by factorising each system, in single
+        precision unless ``exact``."""
         step = self.d.solve_newton(h, self.x[rows], -G)
         if step is not None:
             return step
         if self.d.n_units <= DENSE_UNITS:
-            return self.directions(h, rows, G)
+            return self.directions(h, rows, G, exact=exact)
         tried = np.flatnonzero(self.krylov_ok[rows])
         step = np.empty_like(G)
         step[tried], solved = self.krylov(h[tried], rows[tried], G[tried])
         self.krylov_ok[rows[tried[~solved]]] = False
         dense = np.flatnonzero(~self.krylov_ok[rows])
         if len(dense):
-            step[dense] = self.directions(h[dense], rows[dense], G[dense])
+            step[dense] = self.directions(h[dense], rows[dense], G[dense], exact=exact)
         return step
 
-    def directions(self, h, rows, G, lam=None):
+    def directions(self, h, rows, G, lam=None, exact=False):
         """Newton steps ``-dG/dh^-1 G`` or, given damping ``lam``, damped Newton steps on
         q, ``-(H + lam max|diag H| I)^-1 J^T G`` with H the Hessian of q (its Gauss-Newton
         part ``J^T J`` where the dynamics have no closed form), and the gradient of q.
+        Newton's systems are solved in single precision unless ``exact``.
 
         Computed in chunks small enough to stay in cache, spread over two threads
         (NumPy and LAPACK release the GIL); singular systems fall back to least squares.
@@ -642,17 +645,17 @@ class _Solver:
                 fast = self.d.solve_speed(h[s], self.x[rows[s]], G[s], lam[s])
                 if fast is not None:
                     return fast
-                exact = self.d.speed_derivatives(h[s], self.x[rows[s]], G[s])
-                if exact is None:  # Gauss-Newton
+                derivatives = self.d.speed_derivatives(h[s], self.x[rows[s]], G[s])
+                if derivatives is None:  # Gauss-Newton
                     J = self.JG(h[s], rows[s])
                     grad = np.einsum("bji,bj->bi", J, G[s])
                     A = np.matmul(J.transpose(0, 2, 1), J)
                 else:
-                    grad, A = exact
+                    grad, A = derivatives
                 b = -grad
                 diag = np.abs(A[:, self.diagonal, self.diagonal])
                 A[:, self.diagonal, self.diagonal] += (lam[s] * diag.max(axis=1))[:, None]
-            return (_solve(A, b) if lam is not None else _solve_single(A, b)), grad
+            return (_solve(A, b) if lam is not None or exact else _solve_single(A, b)), grad
 
         size = max(1, min(CHUNK_ELEMENTS // self.d.n_units ** 2, -(-len(h) // 2)))  # both threads
         parts = list(self.pool.map(chunk, [slice(i, i + size) for i in range(0, len(h), size)]))
@@ -761,6 +764,7 @@ class _Solver:
             bar.update(1)
             done = np.max(np.abs(G), axis=1) <= self.tol
             converged[rows[done]] = True
+            self._polish(h, rows[done], G[done])
             roots = np.concatenate([roots, rows[done]])
             rows, G = rows[~done], G[~done]
             if merge_radius > 0 and len(roots) and len(rows):
@@ -779,8 +783,20 @@ class _Solver:
             short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
             ok &= short[rows] < SHORT_STREAK  # the others have stalled
             rows, G = rows[ok], G_new[ok]
-        converged[rows[np.max(np.abs(G), axis=1) <= self.tol]] = True
+        done = np.max(np.abs(G), axis=1) <= self.tol
+        converged[rows[done]] = True
+        self._polish(h, rows[done], G[done])
         return h, it, converged, dq, merged
+
+    def _polish(self, h, rows, G):
+        """One more Newton step, in double precision, from the roots ``h[rows]`` (in
+        place) where it lowers ``max|G|``: roots as exact as double precision allows,
+        not merely within ``tol``."""
+        if not len(rows):
+            return
+        trial = h[rows] + self.newton_steps(h[rows], rows, G, exact=True)
+        better = np.max(np.abs(self.G(trial, rows)), axis=1) < np.max(np.abs(G), axis=1)
+        h[rows[better]] = trial[better]
 
     def minimize_speed(self, h, candidates, max_iters, bar, merge_tol):
         """Damped Newton on q from ``h`` (the candidates' states) to a local minimum.

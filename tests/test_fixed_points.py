@@ -111,8 +111,8 @@ def test_large_networks_solve_by_gmres_and_keep_their_leading_modes(rng, monkeyp
                              rng.uniform(-1, 1, size=(24, n))])
     factorised = []
     directions = fpm._Solver.directions
-    monkeypatch.setattr(fpm._Solver, "directions", lambda self, h, *args: (
-        factorised.append(len(h)), directions(self, h, *args))[1])
+    monkeypatch.setattr(fpm._Solver, "directions", lambda self, h, *args, **kwargs: (
+        factorised.append(len(h)), directions(self, h, *args, **kwargs))[1])
     large = find_fixed_points(d, starts, progress=False)
     assert sum(factorised) == 0  # every Newton step by GMRES
     monkeypatch.setattr(fpm, "DENSE_UNITS", n)
@@ -206,7 +206,16 @@ def test_newton_in_single_precision_finds_the_points_that_double_precision_finds
     assert len(fps) == len(double) >= 2
     order = [int(np.argmin(np.linalg.norm(double.xstar - x, axis=1))) for x in fps.xstar]
     np.testing.assert_allclose(fps.xstar, double.xstar[order], atol=1e-9)
-    assert np.abs(d.step(fps.xstar, np.zeros((len(fps), 1))) - fps.xstar).max() <= 1e-10
+    # each root is polished by one double-precision step: exact, not merely within tol
+    assert np.abs(d.step(fps.xstar, np.zeros((len(fps), 1))) - fps.xstar).max() <= 1e-13
+
+
+def test_roots_are_polished_by_a_double_precision_step(rng):
+    """A single-precision Newton step lands within ``tol`` of the root of ``h -> h / 2``
+    (about 1e-11 off); one double-precision step more puts it on the root."""
+    d = dynan.from_weights(np.zeros((1, 4)), 0.5 * np.eye(4), np.zeros(4)).dynamics
+    fps = find_fixed_points(d, 10 * rng.normal(size=(8, 4)), progress=False)
+    assert len(fps) == 1 and np.abs(fps.xstar).max() <= 1e-15
 
 
 def test_a_search_that_would_not_fit_in_memory_is_refused_in_one_line(rng, monkeypatch):
