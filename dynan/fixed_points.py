@@ -765,7 +765,10 @@ class _Solver:
             done = np.max(np.abs(G), axis=1) <= self.tol
             converged[rows[done]] = True
             self._polish(h, rows[done], G[done])
-            roots = np.concatenate([roots, rows[done]])
+            new = rows[done]
+            if merge_radius > 0 and len(roots) and len(new):  # the known ones add nothing
+                new = new[~_within(h[new], self.x[new], h[roots], self.x[roots], merge_radius)]
+            roots = np.concatenate([roots, new])
             rows, G = rows[~done], G[~done]
             if merge_radius > 0 and len(roots) and len(rows):
                 near = _within(h[rows], self.x[rows], h[roots], self.x[roots], merge_radius)
