@@ -760,8 +760,7 @@ class _Solver:
         roots = np.zeros(0, dtype=int)
         rows = np.arange(B)
         G = self.G(h, rows)
-        for _ in range(max_iters):
-            bar.update(1)
+        for k in range(max_iters + 1):
             done = np.max(np.abs(G), axis=1) <= self.tol
             converged[rows[done]] = True
             self._polish(h, rows[done], G[done])
@@ -774,8 +773,9 @@ class _Solver:
                 near = _within(h[rows], self.x[rows], h[roots], self.x[roots], merge_radius)
                 merged[rows[near]] = True
                 rows, G = rows[~near], G[~near]
-            if not len(rows):
+            if not len(rows) or k == max_iters:
                 break
+            bar.update(1)
             step = self.newton_steps(h[rows], rows, G)
             if deflation is not None:
                 step = deflation.step(h[rows], rows, step)
@@ -786,9 +786,6 @@ class _Solver:
             short[rows] = np.where(alpha < SHORT_STEP, short[rows] + 1, 0)
             ok &= short[rows] < SHORT_STREAK  # the others have stalled
             rows, G = rows[ok], G_new[ok]
-        done = np.max(np.abs(G), axis=1) <= self.tol
-        converged[rows[done]] = True
-        self._polish(h, rows[done], G[done])
         return h, it, converged, dq, merged
 
     def _polish(self, h, rows, G):
@@ -898,7 +895,7 @@ def _complete(solver, fixed, step, unique_tol, max_iters, pool):
         search = _Solver(d, x, solver.tol, pool)
         with tqdm(disable=True) as bar:
             h, it, converged, dq, _ = search.newton(h0, max_iters, bar,
-                                                 _Deflation(known, known_inputs, x))
+                                                    _Deflation(known, known_inputs, x))
         q = search.q(h, slice(None))
         none = np.zeros(len(h), dtype=bool)
         h, x, h0, q, dq, it, labels, converged, _ = _add_mirrors(
