@@ -247,3 +247,24 @@ def test_damped_newton_on_the_speed_by_woodbury_on_low_rank_weights(rng, c, acti
 def test_no_woodbury_for_full_rank_weights(rng):
     d = random_network(rng).dynamics
     assert d.solve_newton(np.zeros((2, N)), np.zeros((2, N_IN)), np.ones((2, N))) is None
+
+
+def test_jacobians_are_computed_in_batches_of_bounded_size(monkeypatch):
+    """``jacobian`` and ``input_jacobian`` hand the dynamics at most JACOBIAN_ELEMENTS
+    values at once (automatic differentiation holds several times its result), and the
+    batches join to the Jacobians of all the states."""
+    from dynan import dynamics as dyn
+
+    rng = np.random.default_rng(0)
+    d = dynan.from_weights(rng.normal(size=(2, 6)), rng.normal(size=(6, 6)), np.zeros(6)).dynamics
+    h, x = rng.normal(size=(11, 6)), rng.normal(size=(11, 2))
+    whole, whole_in = d.jacobian(h, x), d.input_jacobian(h, x)
+    sizes = []
+    for name in ("_jacobian", "_input_jacobian"):
+        method = getattr(d, name)
+        monkeypatch.setattr(d, name, lambda h, x, method=method: (sizes.append(len(h)),
+                                                                   method(h, x))[1])
+    monkeypatch.setattr(dyn, "JACOBIAN_ELEMENTS", 4 * 36)
+    np.testing.assert_array_equal(d.jacobian(h, x), whole)
+    np.testing.assert_array_equal(d.input_jacobian(h, x), whole_in)
+    assert sizes == [4, 4, 3, 4, 4, 3]
