@@ -602,8 +602,21 @@ class CellDynamics(Dynamics):
             first = f(h, inputs[0])[0]
             return tf.scan(lambda done, x: f(done[1], x), inputs, initializer=(first, h))
 
+        def jvp(h, x, v):
+            with tf.autodiff.ForwardAccumulator(h, v) as accumulator:
+                h_next = f(h, x)[1]
+            return accumulator.jvp(h_next)
+
+        def vjp(h, x, v):
+            with tf.GradientTape() as tape:
+                tape.watch(h)
+                h_next = f(h, x)[1]
+            return tape.gradient(h_next, h, output_gradients=v)
+
         self._f = tf.function(f, input_signature=spec)
         self._jac = tf.function(jac, input_signature=spec)
+        self._products = {transpose: tf.function(g, input_signature=[*spec, spec[0]])
+                          for transpose, g in ((False, jvp), (True, vjp))}
         self._scan = tf.function(scan, input_signature=[
             spec[0], tf.TensorSpec([None, None, self.n_inputs], tf.float64)])
         _check_precision(self, cell)
@@ -657,6 +670,16 @@ class CellDynamics(Dynamics):
 
     def _input_jacobian(self, h, x):
         return self._jac(h, x)[1].numpy()
+
+    def tangent(self, h, x):
+        """Products ``J v`` by forward-mode and ``J^T v`` by reverse-mode differentiation
+        of the step, without forming the Jacobians (one step's cost each, where a
+        Jacobian costs N of them)."""
+        h, x = np.asarray(h, dtype=float), np.asarray(x, dtype=float)
+
+        def apply(v, rows, transpose=False):
+            return self._products[transpose](h[rows], x[rows], np.asarray(v, dtype=float)).numpy()
+        return apply
 
 
 def _no_noise(noise):
