@@ -60,6 +60,10 @@ def _silu_second(z):
 #: The odd activations, f(-z) = -f(z).
 ODD = frozenset({"linear", "tanh", "softsign"})
 
+#: The bounded activations' ranges: a state that such an activation produces, or that a
+#: gate averages with it (GRU), stays within its range.
+RANGES = {"tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
 #: name -> second derivative, for the activations whose first derivative is smooth.
 SECOND_DERIVATIVES = {
     "linear": np.zeros_like,

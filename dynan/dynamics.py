@@ -87,6 +87,13 @@ class Dynamics(ABC):
         The source framework's own step, ``reference(h, x) -> (emitted, h_next)``
         in the precision the network was trained in, when loaded from one (what
         :func:`dynan.testing.check_dynamics` compares with).
+    state_bounds : tuple of two ndarray (N,), or None
+        Lower and upper bounds of a box that every step maps into itself, where the cell
+        makes one (the ``h`` of tanh GRUs and LSTMs lies in [-1, 1]); None where unknown.
+        The fixed-point search stays inside it: beyond it, saturated gates (a GRU's
+        update gate equal to 1 in float64) make numerical fixed points that no trajectory
+        can reach. Leaky networks declare none: their fixed points ``h = f(...)`` lie in
+        the activation's range anyway, and no gate makes false ones.
     """
 
     n_units: int
@@ -97,6 +104,7 @@ class Dynamics(ABC):
     noise_std: float = 0.0
     capabilities = frozenset({"state_readout"})
     reference = None
+    state_bounds = None
     _readout = None  # a Readout applied to rates(h), or None for the rates themselves
 
     @property
@@ -296,6 +304,22 @@ class Dynamics(ABC):
 
     @abstractmethod
     def _input_jacobian(self, h, x): ...
+
+
+def box(parts, ranges):
+    """``state_bounds`` from each state part's range, ``(low, high)`` or None (unbounded);
+    None when every part is unbounded.
+
+    Examples
+    --------
+    >>> box((("h", 2), ("c", 1)), [(-1, 1), None])
+    (array([ -1.,  -1., -inf]), array([ 1.,  1., inf]))
+    """
+    if all(r is None for r in ranges):
+        return None
+    return tuple(np.concatenate([np.full(size, (-np.inf, np.inf)[k] if r is None else r[k],
+                                         dtype=float) for (_, size), r in zip(parts, ranges)])
+                 for k in (0, 1))
 
 
 #: ``symmetric_form`` needs every slope above SLOPE_FLOOR times the largest.
@@ -567,6 +591,9 @@ class CellDynamics(Dynamics):
     reference : KerasCellReference
         The trained cell's own step in its own precision (what
         :func:`dynan.testing.check_dynamics` compares with).
+    state_bounds : tuple of two ndarray (N,), or None
+        For Keras's own GRU, LSTM and SimpleRNN cells with a bounded activation, the
+        range of ``h`` (see :func:`_keras_ranges`); None for other cells.
     """
 
     def __init__(self, cell, n_inputs, *, readout=None, initial_state=None):
@@ -581,6 +608,7 @@ class CellDynamics(Dynamics):
         names = (["h"] if len(sizes) == 1 else ["h", "c"] if isinstance(cell, keras.layers.LSTMCell)
                  else [f"state_{i}" for i in range(len(sizes))])
         self.state_parts = tuple(zip(names, sizes))
+        self.state_bounds = box(self.state_parts, _keras_ranges(cell, len(sizes)))
         self._readout = readout
         self.initial_state = (np.zeros(self.n_units) if initial_state is None
                               else np.asarray(initial_state, dtype=float))
@@ -680,6 +708,27 @@ class CellDynamics(Dynamics):
         def apply(v, rows, transpose=False):
             return self._products[transpose](h[rows], x[rows], np.asarray(v, dtype=float)).numpy()
         return apply
+
+
+def _keras_ranges(cell, n_parts):
+    """The range of each state part of a Keras cell, or None (unbounded or unknown).
+
+    ``SimpleRNNCell``: ``h = f(...)``; ``GRUCell``: ``h`` a gate's average of itself and
+    ``f(...)``; ``LSTMCell``: ``h = o f(c)``, ``c`` unbounded. Each needs its activation
+    ``f`` bounded (:data:`dynan.activations.RANGES`) and its gates in [0, 1]; other
+    cells, their subclasses included, have unknown ranges.
+    """
+    import keras.layers as L
+
+    f = activations.RANGES.get(getattr(getattr(cell, "activation", None), "__name__", None))
+    gates = getattr(getattr(cell, "recurrent_activation", None), "__name__", None) in (
+        "sigmoid", "hard_sigmoid")
+    kind = type(cell)
+    if kind is L.SimpleRNNCell or (kind is L.GRUCell and gates):
+        return [f]
+    if kind is L.LSTMCell and gates and f is not None:
+        return [(min(0.0, f[0]), max(0.0, f[1])), None]
+    return [None] * n_parts
 
 
 def _no_noise(noise):

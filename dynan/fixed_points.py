@@ -575,6 +575,13 @@ class _Solver:
         self.diagonal = np.arange(dynamics.n_units)
         self.krylov_ok = np.ones(len(x), dtype=bool)  # GMRES has not failed this start yet
 
+    def inside(self, h):
+        """Whether each state lies in the dynamics' ``state_bounds`` (all do without)."""
+        bounds = self.d.state_bounds
+        if bounds is None:
+            return np.ones(len(h), dtype=bool)
+        return np.all((h >= bounds[0]) & (h <= bounds[1]), axis=1)
+
     def estimate(self, h):
         """Seconds and bytes that a search from the states ``h`` should take: one Newton
         step timed on two of them (one per thread, after a first step), ``ITERS_PER_START``
@@ -722,8 +729,9 @@ class _Solver:
 
     def line_search(self, h, rows, step, G0, q0, deflation=None):
         """Backtrack from the full Newton step until q (times ``m^2`` under deflation)
-        falls enough (Armijo, the slope of q along a Newton step being ``-2 q``); returns
-        the new states, their G, whether each step succeeded and the step fractions."""
+        falls enough (Armijo, the slope of q along a Newton step being ``-2 q``) at a state
+        within the dynamics' ``state_bounds``; returns the new states, their G, whether
+        each step succeeded and the step fractions."""
         log_m0 = 0 if deflation is None else deflation.log_m(h, rows)
         alpha = np.ones(len(h))
         new_h, new_G = h.copy(), G0.copy()
@@ -734,11 +742,11 @@ class _Solver:
             G = self.G(trial, rows[todo])
             q = 0.5 * np.sum(G ** 2, axis=1)
             if deflation is None:
-                ok = q <= q0[todo] * (1 - 2e-4 * alpha[todo])
+                ok = (q <= q0[todo] * (1 - 2e-4 * alpha[todo])) & self.inside(trial)
             else:
                 ok = (np.log(np.maximum(q, 1e-300)) + 2 * deflation.log_m(trial, rows[todo])
                       <= np.log(np.maximum(q0[todo], 1e-300)) + 2 * log_m0[todo]
-                      + np.log1p(-2e-4 * alpha[todo]))
+                      + np.log1p(-2e-4 * alpha[todo])) & self.inside(trial)
             new_h[todo[ok]], new_G[todo[ok]], ok_all[todo[ok]] = trial[ok], G[ok], True
             todo = todo[~ok]
             if not len(todo):
@@ -751,10 +759,11 @@ class _Solver:
         residual, so that the roots it knows repel. An iterate that comes within
         ``merge_radius`` of a root already found under its input stops there, merged:
         it was on its way to that root (many starts share a basin in trained networks).
-        Returns the states, iterations, whether each converged, its last fall in q and
-        whether it was merged."""
+        Starts are moved into the dynamics' ``state_bounds``, and steps that would leave
+        them are cut. Returns the states, iterations, whether each converged, its last
+        fall in q and whether it was merged."""
         B = len(h)
-        h = h.copy()
+        h = h.copy() if self.d.state_bounds is None else np.clip(h, *self.d.state_bounds)
         it, dq, short = np.zeros(B, dtype=int), np.zeros(B), np.zeros(B, dtype=int)
         converged, merged = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
         roots = np.zeros(0, dtype=int)
@@ -799,8 +808,9 @@ class _Solver:
         h[rows[better]] = trial[better]
 
     def minimize_speed(self, h, candidates, max_iters, bar, merge_tol):
-        """Damped Newton on q from ``h`` (the candidates' states) to a local minimum.
-        Iterates that come within ``merge_tol`` of one with a lower q are merged into it."""
+        """Damped Newton on q from ``h`` (the candidates' states) to a local minimum
+        within the dynamics' ``state_bounds``. Iterates that come within ``merge_tol`` of
+        one with a lower q are merged into it."""
         B = len(h)
         h = h.copy()
         rows_all = np.flatnonzero(candidates)
@@ -822,7 +832,7 @@ class _Solver:
             G_trial = self.G(trial, rows)
             q0 = 0.5 * np.sum(G[active] ** 2, axis=1)
             q1 = 0.5 * np.sum(G_trial ** 2, axis=1)
-            better = q1 < q0
+            better = (q1 < q0) & self.inside(trial)
             take = active[better]
             h[take], G[take], dq[take] = trial[better], G_trial[better], (q0 - q1)[better]
             lam[take] /= 2

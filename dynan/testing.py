@@ -68,7 +68,9 @@ def check_dynamics(dynamics, inputs=None, *, n_states=8, n_steps=20, seed=0):
     - ``float64``: steps are float64 and resolve perturbations of 1e-7, which a
       float32 computation cannot;
     - ``readout``: the outputs of a run equal :meth:`~dynan.Dynamics.readout` of its states
-      where the output is a function of the state alone.
+      where the output is a function of the state alone;
+    - ``state_bounds``: where the dynamics declare a box that every step maps into itself,
+      random states in it (at its bounds too) stay in it under large random inputs.
 
     Parameters
     ----------
@@ -100,6 +102,7 @@ def check_dynamics(dynamics, inputs=None, *, n_states=8, n_steps=20, seed=0):
         _batching_check(dynamics, h, x),
         _float64_check(dynamics, h, x, rng),
         _readout_check(dynamics, h, x),
+        _bounds_check(dynamics, rng),
     ]
     failed = [check for check in report if check.passed is False]
     if failed:
@@ -206,3 +209,18 @@ def _readout_check(d, h, x):
     hidden, outputs = d.run_batch(x[:, None], h)
     return _outcome("readout", _relative(outputs[:, 0], d.readout(hidden[:, 0])), 1e-12,
                     "outputs of a run against readout(state)")
+
+
+def _bounds_check(d, rng, n=64):
+    if d.state_bounds is None:
+        return Check("state_bounds", None, np.nan, 1e-12, "the dynamics declare no bounds")
+    low, high = d.state_bounds
+    u = rng.uniform(size=(n, d.n_units))
+    u[: n // 4] = np.round(u[: n // 4])  # corners of the box
+    span = np.where(np.isfinite(high - low), high - low, 3.0)  # 3 into an unbounded side
+    h = np.where(np.isfinite(low), low + u * span,
+                 np.where(np.isfinite(high), high - u * span, rng.normal(scale=3, size=u.shape)))
+    h_next = d.step(h, rng.normal(scale=3, size=(n, d.n_inputs)))
+    error = float(max(np.max(low - h_next), np.max(h_next - high), 0.0))
+    return _outcome("state_bounds", error, 1e-12, "steps from states in the declared box, under "
+                    "large inputs, stay in it")

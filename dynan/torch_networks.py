@@ -50,7 +50,7 @@ import numpy as np
 from scipy.special import expit
 
 from . import activations
-from .dynamics import Dynamics, LeakyDynamics, Readout
+from .dynamics import Dynamics, LeakyDynamics, Readout, box
 from .errors import ModelError
 from .loading import _weights
 
@@ -267,6 +267,7 @@ class TorchRecurrentDynamics(Dynamics):
     ``h @ W_hh.T + b_hh`` from its input ``u`` (the network's input for the first layer,
     the previous layer's new ``h`` for the others) and its own state, as PyTorch does.
     The Jacobians are exact: per layer in closed form, chained through the stack.
+    ``state_bounds``: each layer's ``h`` lies in [-1, 1] ([0, inf) for ``RNN_RELU``).
 
     Parameters
     ----------
@@ -306,6 +307,9 @@ class TorchRecurrentDynamics(Dynamics):
         self.state_parts = tuple((n, H) for n in names)
         if mode.startswith("RNN"):
             self._f, self._df = activations.get("tanh" if mode == "RNN_TANH" else "relu")
+        h_range = (0.0, np.inf) if mode == "RNN_RELU" else (-1.0, 1.0)  # c: unbounded
+        self.state_bounds = box(self.state_parts, [h_range if n.startswith("h") else None
+                                                   for n, _ in self.state_parts])
         self._readout = readout
         self.n_outputs = H if readout is None else _output_size(readout, H)
         self.initial_state = (np.zeros(self.n_units) if initial_state is None

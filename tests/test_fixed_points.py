@@ -447,3 +447,35 @@ def test_completion_follows_saddles_unstable_modes_to_the_points_the_starts_miss
     assert {tuple(p) for p in np.round(fps.xstar / r).astype(int)} == expected
     np.testing.assert_allclose(np.abs(fps.xstar), np.abs(np.round(fps.xstar / r)) * r, atol=1e-12)
     assert np.abs(d.step(fps.xstar, np.zeros((6, 1))) - fps.xstar).max() <= 1e-10
+
+
+def test_the_search_stays_in_the_box_a_gru_never_leaves(tmp_path, rng, monkeypatch):
+    """A Keras GRU maps [-1, 1]^N into itself (``state_bounds``), so its fixed points lie
+    there. Beyond it, its update gate sigmoid(12 h) rounds to exactly 1 in float64, and
+    every state there is a numerical fixed point that no trajectory reaches: a search
+    let out of the box finds dozens of them, one kept in finds only true points, which
+    solve h = tanh(h R / 2) (the GRU's fixed-point equation where its gate is below 1)."""
+    import keras
+
+    n = 4
+    inputs = keras.Input((None, 1))
+    model = keras.Model(inputs, keras.layers.GRU(n, return_sequences=True)(inputs))
+    kernel, recurrent, bias = model.layers[1].get_weights()
+    kernel[:], bias[:], recurrent[:] = 0.0, 0.0, 0.0
+    recurrent[:, :n] = 12 * np.eye(n)  # update gate z = sigmoid(12 h)
+    recurrent[:, 2 * n:] = 2 * rng.normal(size=(n, n))  # candidate tanh(r (h R)), r = 1/2
+    model.layers[1].set_weights([kernel, recurrent, bias])
+    model.save(tmp_path / "gru.keras")
+    d = dynan.load(tmp_path / "gru.keras").dynamics
+    np.testing.assert_array_equal(np.stack(d.state_bounds), [[-1.0] * n, [1.0] * n])
+    starts = rng.uniform(-1, 1, size=(64, n))
+    fps = find_fixed_points(d, starts, progress=False)
+    h = fps.xstar
+    np.testing.assert_allclose(h, np.tanh(0.5 * h @ recurrent[:, 2 * n:]), atol=1e-12)  # true
+    assert 1 <= len(h) <= 9 and np.abs(h).max() <= 1  # where the gate is below 1
+    monkeypatch.setattr(d, "state_bounds", None)
+    loose = find_fixed_points(d, starts, progress=False)
+    false = np.abs(loose.xstar).max(axis=1) > 1
+    assert false.sum() >= 10
+    z = 1 / (1 + np.exp(-12 * loose.xstar[false]))
+    assert (z[np.abs(loose.xstar[false]) > 3.1] == 1.0).all()  # frozen by rounding

@@ -15,8 +15,9 @@ def test_every_loaded_network_kind_passes(kind, tmp_path):
     an = dynan.load(tmp_path / "m.keras")
     report = check_dynamics(an.dynamics, np.random.default_rng(0).normal(size=(4, 30, 3)))
     passed = {check.name for check in report if check.passed}
+    bounded = {"state_bounds"} if kind in ("gru", "lstm") else set()  # Keras's own gated cells
     assert {"reference_step", "reference_run", "jacobian", "input_jacobian", "tangent",
-            "batching", "float64", "readout"} == passed
+            "batching", "float64", "readout"} | bounded == passed
 
 
 def test_networks_from_weights_pass_without_a_reference(rng):
@@ -32,6 +33,12 @@ class WrongJacobian(LeakyDynamics):
 
     def _jacobian(self, h, x):
         return super()._jacobian(h, x).transpose(0, 2, 1)
+
+
+class WrongBounds(LeakyDynamics):
+    """Declares a box that its tanh units leave: [-1, 1/2] instead of [-1, 1]."""
+
+    state_bounds = (-np.ones(6), 0.5 * np.ones(6))
 
 
 class WrongTangent(LeakyDynamics):
@@ -50,7 +57,7 @@ class Float32Step(LeakyDynamics):
 
 
 @pytest.mark.parametrize("cls, failing", [(WrongJacobian, "jacobian"), (WrongTangent, "tangent"),
-                                          (Float32Step, "float64")])
+                                          (Float32Step, "float64"), (WrongBounds, "state_bounds")])
 def test_broken_dynamics_fail_with_a_report(cls, failing, rng):
     d = cls(rng.normal(size=(2, 6)), rng.normal(size=(6, 6)), rng.normal(size=6), gamma=0.5)
     with pytest.raises(AssertionError, match=rf"fails \d of dynan's checks") as info:
