@@ -63,6 +63,11 @@ from .threads import one_blas_thread
 #: Newton stalls after SHORT_STREAK iterations in a row whose step was cut below SHORT_STEP
 #: (steps are cut by 4 at a time: below 1/4 means to 1/16 or less).
 SHORT_STEP, SHORT_STREAK = 1 / 4, 4
+#: The minimisation of q stops where EDGE_STREAK steps in a row, each damped 4 times more
+#: than the last, would have left the dynamics' ``state_bounds``: q falls only beyond
+#: them, where no trajectory goes. (Steps projected onto the bounds instead crawl along
+#: their edge: on a user's 256-unit GRU, 86 s and 318 slow points against 23 s and 158.)
+EDGE_STREAK = 3
 #: Jacobian entries handled at once: chunks this small stay in cache (and in the heap).
 CHUNK_ELEMENTS = 2**20
 #: Above this many units, Newton's systems are solved by GMRES on Jacobian products
@@ -575,6 +580,11 @@ class _Solver:
         self.diagonal = np.arange(dynamics.n_units)
         self.krylov_ok = np.ones(len(x), dtype=bool)  # GMRES has not failed this start yet
 
+    def clip(self, h):
+        """States moved into the dynamics' ``state_bounds`` (copies)."""
+        bounds = self.d.state_bounds
+        return h.copy() if bounds is None else np.clip(h, *bounds)
+
     def inside(self, h):
         """Whether each state lies in the dynamics' ``state_bounds`` (all do without)."""
         bounds = self.d.state_bounds
@@ -763,7 +773,7 @@ class _Solver:
         them are cut. Returns the states, iterations, whether each converged, its last
         fall in q and whether it was merged."""
         B = len(h)
-        h = h.copy() if self.d.state_bounds is None else np.clip(h, *self.d.state_bounds)
+        h = self.clip(h)
         it, dq, short = np.zeros(B, dtype=int), np.zeros(B), np.zeros(B, dtype=int)
         converged, merged = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
         roots = np.zeros(0, dtype=int)
@@ -809,14 +819,15 @@ class _Solver:
 
     def minimize_speed(self, h, candidates, max_iters, bar, merge_tol):
         """Damped Newton on q from ``h`` (the candidates' states) to a local minimum
-        within the dynamics' ``state_bounds``. Iterates that come within ``merge_tol`` of
-        one with a lower q are merged into it."""
+        within the dynamics' ``state_bounds``, or near their edge (:data:`EDGE_STREAK`).
+        Iterates that come within ``merge_tol`` of one with a lower q are merged into it."""
         B = len(h)
         h = h.copy()
         rows_all = np.flatnonzero(candidates)
         it, dq = np.zeros(B, dtype=int), np.zeros(B)
         converged, merged = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
         lam = np.full(B, 1e-3)
+        edge = np.zeros(B, dtype=int)  # steps in a row that would have left the state bounds
         active = np.arange(B)
         G = self.G(h, rows_all)
         for _ in range(max_iters):
@@ -829,19 +840,23 @@ class _Solver:
             rows = rows_all[active]
             step, g = self.directions(h[active], rows, G[active], lam[active])
             trial = h[active] + step
+            inside = self.inside(trial)
             G_trial = self.G(trial, rows)
             q0 = 0.5 * np.sum(G[active] ** 2, axis=1)
             q1 = 0.5 * np.sum(G_trial ** 2, axis=1)
-            better = (q1 < q0) & self.inside(trial)
+            better = (q1 < q0) & inside
             take = active[better]
             h[take], G[take], dq[take] = trial[better], G_trial[better], (q0 - q1)[better]
             lam[take] /= 2
             lam[active[~better]] *= 4
             it[active] += 1
-            # a local minimum: q stops falling, or the gradient vanishes
+            # a local minimum: q stops falling, or the gradient vanishes, or (where q falls
+            # only beyond the state bounds) the steps keep leaving them
             small_step = np.linalg.norm(step, axis=1) <= 1e-9 * (1 + np.linalg.norm(trial, axis=1))
+            edge[active] = np.where(inside, 0, edge[active] + 1)
             flat = (~better & (lam[active] > 1e6)) | (better & small_step) | \
-                   (np.linalg.norm(g, axis=1) <= 1e-12 * (1 + np.sqrt(q0)))
+                   (np.linalg.norm(g, axis=1) <= 1e-12 * (1 + np.sqrt(q0))) | \
+                   (edge[active] >= EDGE_STREAK)
             active = active[~flat]
             by_q = active[np.argsort(np.sum(G[active] ** 2, axis=1))]
             kept = np.array(_unique(h[by_q], self.x[rows_all[by_q]], merge_tol, by_q), dtype=int)

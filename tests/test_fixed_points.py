@@ -348,6 +348,35 @@ def test_slow_points_are_kept_apart_with_their_speed(rng):
     assert len(none_kept.slow_points) == 0  # q = 5e-3 is above the threshold
 
 
+class EdgeValley(SlowValley):
+    """h -> h + (eps + (h0 - 2)^2 / 100, -h1 / 2) in the box [-1, 1]^2: q falls toward
+    (2, 0), outside the box, and is lowest within it at its edge h0 = 1."""
+
+    state_bounds = (-np.ones(2), np.ones(2))
+
+    def _step(self, h, x, noise):
+        return h + np.stack([self.eps + (h[:, 0] - 2) ** 2 / 100, -0.5 * h[:, 1]], axis=1)
+
+    def _jacobian(self, h, x):
+        J = np.zeros((len(h), 2, 2))
+        J[:, 0, 0], J[:, 1, 1] = 1 + (h[:, 0] - 2) / 50, 0.5
+        return J
+
+
+def test_slow_points_stay_in_the_state_bounds_and_stop_at_their_edge(rng, monkeypatch):
+    """Where q falls only beyond the state bounds, the minimisation stops near their edge
+    (within the steps it takes: 2% of the box); let out, it finds the valley's floor."""
+    d = EdgeValley(1e-4)
+    starts = rng.uniform(-1, 1, size=(32, 2))
+    slow = find_fixed_points(d, starts, progress=False).slow_points
+    assert len(slow) >= 1 and np.abs(slow.xstar[:, 1]).max() < 1e-3
+    assert np.all((slow.xstar[:, 0] > 0.98) & (slow.xstar[:, 0] <= 1))  # at the edge, in the box
+    assert slow.qstar.max() <= 0.5 * (1e-4 + 0.0104) ** 2  # q at h0 = 0.98
+    monkeypatch.setattr(d, "state_bounds", None)
+    free = find_fixed_points(d, starts, progress=False).slow_points
+    np.testing.assert_allclose(free.xstar, [[2, 0]], atol=1e-3)  # its valley's floor
+
+
 @pytest.mark.parametrize("kind", ["gru", "lstm", "custom_two_state"])
 def test_autodiff_cells(kind, tmp_path, rng):
     from keras_models import make_model
