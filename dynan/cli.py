@@ -458,6 +458,7 @@ def _info(args):
 
 def _describe(res):
     """A readable summary of a results file."""
+    from .bifurcations import NAMES
     from .summary import Summary
 
     a = res.attrs
@@ -524,8 +525,8 @@ def _describe(res):
             lines.append(f"cycle         [{row['label'] or 'all'}] {row['kind']}: {what}")
     if "continuation" in res:
         for row in res.get("continuation").rows():
-            met = ", ".join(f"{row[kind]} {kind.replace('_', '-')} (first at s = {row['first_s'][kind]:.3g})"
-                            for kind in row["first_s"])
+            met = ", ".join(f"{row[kind]} {NAMES[kind][row[kind] > 1]} (first at s = "
+                            f"{row['first_s'][kind]:.3g})" for kind in row["first_s"])
             lines.append(f"continuation  [{row['path']}] {row['branches']} "
                          f"branch{'es' * (row['branches'] != 1)} from zero input: "
                          f"{met or 'no bifurcation'}")
