@@ -592,8 +592,9 @@ class CellDynamics(Dynamics):
         The trained cell's own step in its own precision (what
         :func:`dynan.testing.check_dynamics` compares with).
     state_bounds : tuple of two ndarray (N,), or None
-        For Keras's own GRU, LSTM and SimpleRNN cells with a bounded activation, the
-        range of ``h`` (see :func:`_keras_ranges`); None for other cells.
+        For Keras's own GRU, LSTM and SimpleRNN cells with a bounded activation and gates
+        in [0, 1], the range of ``h`` (an LSTM's ``c`` is unbounded); None for other cells,
+        their subclasses included.
     """
 
     def __init__(self, cell, n_inputs, *, readout=None, initial_state=None):
